@@ -1,0 +1,3 @@
+from domainpriv.cli import main
+
+main()

@@ -1,0 +1,266 @@
+"""The `domainpriv` command: parse, call a service, print. No business rules live here.
+
+Errors that domainpriv raises on purpose print as one line `error: …` with exit status 1 (2 for usage errors);
+anything else is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from domainpriv import audit, demo, summary
+from domainpriv.audit import Actor
+from domainpriv.config import Settings, load_settings
+from domainpriv.errors import DomainprivError
+from domainpriv.registration import services as registration
+from domainpriv.store import UnitOfWork, make_engine
+from domainpriv.store.migrate import upgrade as migrate_upgrade
+from domainpriv.transfer import count_records, export_registrations, import_registrations
+
+app = typer.Typer(help="Registrar registration data, privacy-aware publication and legal workflows.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Sample data.", no_args_is_help=True)
+domain_app = typer.Typer(help="Registered domains.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Publication mode of a domain.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (demo_app, "demo"), (domain_app, "domain"), (privacy_app, "privacy"),
+                  (audit_app, "audit")):
+    app.add_typer(sub, name=name)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Config file (overrides the embedded defaults; or DOMAINPRIV_CONFIG).")
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded in the audit log.")]
+
+
+class _State:
+    config_file: Path | None = None
+
+
+_state = _State()
+
+
+@app.callback()
+def _main(config: ConfigOption = None) -> None:
+    _state.config_file = config
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config or _state.config_file)
+
+
+def _uow(settings: Settings) -> UnitOfWork:
+    engine = make_engine(settings.database.url,
+                         sqlite_busy_timeout_seconds=settings.database.sqlite_busy_timeout_seconds)
+    return UnitOfWork(engine)
+
+
+def _actor() -> Actor:
+    try:
+        return Actor("cli", getpass.getuser())
+    except (KeyError, OSError):
+        return Actor("cli", f"uid{os.getuid()}")
+
+
+@contextmanager
+def _progress(description: str, total: int | None, *, as_bytes: bool = False) -> Iterator[Progress]:
+    counter = DownloadColumn() if as_bytes else MofNCompleteColumn()
+    with Progress(TextColumn("{task.description}"), BarColumn(), counter, TimeRemainingColumn(),
+                  console=err, transient=False, disable=not err.is_terminal) as bar:
+        bar.add_task(description, total=total)
+        yield bar
+
+
+# -- db --------------------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the schema (idempotent) and sync the privacy-service identity from the config."""
+    settings = _settings(config)
+    uow = _uow(settings)
+    before, after = migrate_upgrade(uow.engine)
+    registration.sync_privacy_service(uow, actor=_actor(), settings=settings.privacy_service)
+    if before == after:
+        out.print(f"schema already at revision {after}")
+    else:
+        out.print(f"schema upgraded from {before or 'empty'} to {after}")
+
+
+# -- demo ------------------------------------------------------------------------------------------------------
+
+
+@demo_app.command("load")
+def demo_load(
+    domains: Annotated[int, typer.Option("--domains", min=1, max=2_000_000, help="How many domains.")] = 60,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same data.")] = 1,
+    config: ConfigOption = None,
+) -> None:
+    """Load deterministic sample data; does nothing if the database already holds domains."""
+    uow = _uow(_settings(config))
+    existing = summary.count_domains(uow)
+    if existing:
+        out.print(f"the database already holds {existing} domains; demo data not loaded")
+        return
+    records = demo.demo_records(domains, seed)
+    with _progress("demo", domains) as bar:
+        def lines() -> Iterator[bytes]:
+            for record in records:
+                if record["type"] == "domain":
+                    bar.advance(bar.task_ids[0])
+                yield orjson.dumps(record)
+
+        stats = import_registrations(uow, actor=_actor(), lines=lines(), reason="demo data",
+                                     source_name=f"demo --domains {domains} --seed {seed}")
+    out.print(f"loaded {stats.domains} domains, {stats.contacts} contacts, {stats.accounts} accounts")
+
+
+@demo_app.command("summary")
+def demo_summary(config: ConfigOption = None) -> None:
+    """What the database holds, by privacy mode and account kind, with a few example domains."""
+    report = summary.summarize(_uow(_settings(config)))
+    table = Table(title="domainpriv data")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, count in report.counts:
+        table.add_row(label, str(count))
+    out.print(table)
+    for mode, names in report.examples.items():
+        out.print(f"{mode:>8}: {', '.join(names) or '-'}")
+
+
+# -- import / export -------------------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="JSON-lines file (docs/jsonl-format.md); - for standard input.")],
+    reason: ReasonOption = "bulk import",
+    config: ConfigOption = None,
+) -> None:
+    """Import registration data; all or nothing, one audit event."""
+    uow = _uow(_settings(config))
+    if str(file) == "-":
+        stats = import_registrations(uow, actor=_actor(), lines=sys.stdin.buffer, reason=reason, source_name="-")
+    else:
+        try:
+            fh = file.open("rb")
+        except OSError as exc:
+            _fail(f"cannot read {file}: {exc.strerror}")
+        with fh, _progress(file.name, file.stat().st_size, as_bytes=True) as bar:
+            stats = import_registrations(uow, actor=_actor(), lines=fh, reason=reason, source_name=file.name,
+                                         progress=lambda n: bar.advance(bar.task_ids[0], n))
+    out.print(f"imported {stats.domains} domains, {stats.contacts} contacts, {stats.accounts} accounts, "
+              f"{stats.consents} consents from {stats.lines} lines (sha256 {stats.sha256})")
+
+
+@app.command("export")
+def export_cmd(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of standard output.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Dump all registration data as JSON lines (import reads it back unchanged)."""
+    uow = _uow(_settings(config))
+    if output is None:
+        export_registrations(uow, out=sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    # Write beside the target and rename at the end: an interrupted export never leaves a truncated file.
+    fd, tmp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh, _progress("export", count_records(uow)) as bar:
+            lines = export_registrations(uow, out=fh, progress=lambda n: bar.advance(bar.task_ids[0], n))
+        Path(tmp).replace(output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    err.print(f"exported {lines} lines to {output}")
+
+
+# -- domain / privacy ------------------------------------------------------------------------------------------
+
+
+@domain_app.command("show")
+def domain_show(
+    name: Annotated[str, typer.Argument(help="Domain name, U-label or A-label.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The stored record, staff view (includes personal data: not for public use)."""
+    record = registration.get_domain(_uow(_settings(config)), name=name)
+    data = record.to_json()
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    for key in ("name", "unicode_name", "account", "reseller", "registry_domain_id", "created_at", "expires_at",
+                "updated_at", "dnssec", "privacy_mode", "relay_alias"):
+        out.print(f"{key}: {'' if data[key] is None else data[key]}")
+    out.print(f"statuses: {' '.join(data['statuses'])}")
+    for ns in data["nameservers"]:
+        out.print(f"nameserver: {ns['host']} {' '.join(ns['addresses'])}".rstrip())
+    for role, contact in data["contacts"].items():
+        if contact is None:
+            out.print(f"{role}: (none)")
+            continue
+        out.print(f"{role}: {contact['handle']} (account {contact['account']})")
+        for key in ("name", "org", "street", "city", "state", "postal_code", "country", "phone", "phone_ext",
+                    "fax", "fax_ext", "email", "verified_at"):
+            value = contact[key]
+            if value:
+                out.print(f"  {key}: {', '.join(value) if isinstance(value, list) else value}")
+
+
+@privacy_app.command("set")
+def privacy_set(
+    name: Annotated[str, typer.Argument(help="Domain name.")],
+    mode: Annotated[str, typer.Argument(help="proxy, redacted or public.")],
+    reason: ReasonOption = "changed on the command line",
+    config: ConfigOption = None,
+) -> None:
+    """Change what the public sees for a domain; the stored contacts never change."""
+    record = registration.set_privacy_mode(_uow(_settings(config)), actor=_actor(), domain=name, mode=mode,
+                                           reason=reason)
+    out.print(f"{record.name}: privacy mode is now {record.privacy_mode.value}")
+
+
+# -- audit -----------------------------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Check the audit hash chain; names the first broken link and exits 1 if there is one."""
+    with _uow(_settings(config)).reading() as r:
+        report = audit.verify_chain(r.session)
+    out.print(f"audit chain intact: {report.events} events, head {report.head_seq} {report.head_hash}")
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise SystemExit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except DomainprivError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("interrupted: the current transaction was rolled back")
+        raise SystemExit(130) from None

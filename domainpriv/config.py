@@ -1,0 +1,148 @@
+"""Typed settings: embedded defaults, then a config file, then DOMAINPRIV_* environment variables.
+
+One loader so that every entry point (CLI, daemon, tests) sees the same settings and the same errors. A wrong
+or unknown key fails loudly with one message naming it and where it came from, because a silently ignored
+typo in a production config is worse than a refusal to start.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domainpriv.errors import DomainprivError
+
+DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "domainpriv.toml"
+ENV_PREFIX = "DOMAINPRIV_"
+# DOMAINPRIV_* variables that are not settings: the config file itself and the test harness switches.
+ENV_NOT_SETTINGS = frozenset({"CONFIG", "TEST_DATABASE_URL", "REQUIRE_SERVICES"})
+
+
+class ConfigError(DomainprivError):
+    """The configuration is unreadable, or a key is unknown or has a wrong value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str
+    sqlite_busy_timeout_seconds: float = Field(gt=0)
+
+
+class RegistrarSettings(_Section):
+    name: str
+    iana_id: int = Field(gt=0)
+    url: str
+    whois_server: str
+    rdap_base_url: str
+    abuse_email: str
+    abuse_phone: str
+    terms_url: str
+
+
+class PrivacyServiceSettings(_Section):
+    name: str
+    org: str
+    street: tuple[str, ...]
+    city: str
+    state: str
+    postal_code: str
+    country: str = Field(min_length=2, max_length=2)
+    phone: str
+    relay_domain: str
+
+
+class ListenSettings(_Section):
+    host: str
+    port: int = Field(ge=0, le=65535)
+
+
+class RdapSettings(ListenSettings):
+    base_url: str
+
+
+class Settings(_Section):
+    database: DatabaseSettings
+    registrar: RegistrarSettings
+    privacy_service: PrivacyServiceSettings
+    whois: ListenSettings
+    rdap: RdapSettings
+    portal: ListenSettings
+
+
+def load_settings(config_file: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings; `config_file` defaults to $DOMAINPRIV_CONFIG. Raises ConfigError."""
+    env = os.environ if environ is None else environ
+    merged = _read_toml(DEFAULTS_PATH)
+    sources = ["embedded defaults"]
+    path = config_file if config_file is not None else env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        _merge(merged, _read_toml(Path(path)), origin=str(path))
+        sources.append(str(path))
+    overrides = _env_overrides(env, merged)
+    if overrides:
+        _merge(merged, overrides, origin="environment")
+        sources.append("environment")
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(
+            f"config key {key}: {first['msg'].lower()} (sources: {', '.join(sources)})"
+        ) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any], *, origin: str) -> None:
+    """Overlay `extra` on `base` section by section; unknown sections and keys are errors."""
+    for section, values in extra.items():
+        if section not in base:
+            raise ConfigError(f"config key {section}: unknown section (in {origin})")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"config key {section}: must be a table (in {origin})")
+        for key, value in values.items():
+            if key not in base[section]:
+                raise ConfigError(f"config key {section}.{key}: unknown key (in {origin})")
+            base[section][key] = value
+
+
+def _env_overrides(env: Mapping[str, str], known: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Map DOMAINPRIV_<SECTION>_<KEY> variables onto sections; list values are given as TOML arrays."""
+    out: dict[str, dict[str, Any]] = {}
+    sections = sorted(known, key=len, reverse=True)  # longest first: privacy_service before a "privacy"
+    for var, raw in env.items():
+        if not var.startswith(ENV_PREFIX) or var[len(ENV_PREFIX):] in ENV_NOT_SETTINGS:
+            continue
+        name = var[len(ENV_PREFIX):].lower()
+        section = next((s for s in sections if name.startswith(s + "_")), None)
+        key = name[len(section) + 1:] if section else ""
+        if section is None or key not in known[section]:
+            raise ConfigError(f"environment variable {var}: no such config key")
+        out.setdefault(section, {})[key] = _env_value(var, raw, known[section][key])
+    return out
+
+
+def _env_value(var: str, raw: str, default: object) -> object:
+    if isinstance(default, list):
+        try:
+            return tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ConfigError(f"environment variable {var}: expected a TOML array like [\"a\", \"b\"]") from None
+    return raw

@@ -1,0 +1,66 @@
+"""Accounts (customers, resellers, staff) and their consent records."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from domainpriv.store.base import Base, UTCDateTime
+
+
+class AccountKind(enum.StrEnum):
+    CUSTOMER = "customer"
+    RESELLER = "reseller"
+    STAFF = "staff"
+
+
+class ConsentPurpose(enum.StrEnum):
+    """What a customer may agree to; each purpose is recorded separately and can be withdrawn."""
+
+    PUBLISH_CONTACT_DATA = "publish_contact_data"  # full data in WHOIS/RDAP (privacy mode `public`)
+    PUBLISH_ORGANIZATION = "publish_organization"  # Registrant Organization shown even when redacted
+    MARKETING = "marketing"
+
+
+class Account(Base):
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[AccountKind] = mapped_column(
+        Enum(AccountKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+    parent: Mapped[Account | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Account]] = relationship(back_populates="parent")
+    consents: Mapped[list[Consent]] = relationship(back_populates="account", order_by="Consent.id")
+
+
+class Consent(Base):
+    """One recorded grant or withdrawal; the newest row per (account, purpose) is in force."""
+
+    __tablename__ = "consent"
+    __table_args__ = (
+        Index(None, "account_id", "purpose", "id"),
+        CheckConstraint("length(source) > 0", name="source_not_empty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    purpose: Mapped[ConsentPurpose] = mapped_column(
+        Enum(ConsentPurpose, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+    )
+    granted: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(64))
+
+    account: Mapped[Account] = relationship(back_populates="consents")

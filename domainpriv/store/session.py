@@ -1,0 +1,108 @@
+"""The engine and the unit of work: the one place a database transaction begins and ends.
+
+SQLite needs care to behave like a server database under several writers: foreign keys on, WAL so readers
+never block, and write transactions opened with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead
+of one failing half-way with "database is locked" when it upgrades a read lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+Clock = Callable[[], datetime]
+WRITE_OPTION = "domainpriv_write"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str | URL, *, sqlite_busy_timeout_seconds: float = 30.0, echo: bool = False) -> Engine:
+    """Create the engine for `url`, creating the SQLite file's folder if needed."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True, echo=echo)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, echo=echo)
+    timeout_ms = int(sqlite_busy_timeout_seconds * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[Session]:
+    bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+
+
+class UnitOfWork:
+    """One transaction: ``with uow: ...; uow.commit()``. Leaving the block without commit rolls back.
+
+    Services receive a UnitOfWork and own the transaction; callers (CLI, servers, jobs) never commit.
+    The clock is injected so tests can pin `now`.
+    """
+
+    def __init__(self, engine: Engine, *, clock: Clock = utcnow, read_only: bool = False) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.read_only = read_only
+        self._sessions = session_factory(engine, write=not read_only)
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside its `with` block")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("UnitOfWork is not re-entrant")
+        self._session = self._sessions()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("read-only UnitOfWork cannot commit")
+        self.session.commit()
+
+    def reading(self) -> UnitOfWork:
+        """A read-only sibling on the same engine and clock (plain BEGIN: never waits for writers)."""
+        return UnitOfWork(self.engine, clock=self.clock, read_only=True)

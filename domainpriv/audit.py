@@ -133,12 +133,14 @@ def verify_chain(session: Session) -> ChainReport:
     """Walk the whole chain in order; raise AuditChainBroken at the first bad link."""
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
     rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000))
-    for event in rows:
-        if event.seq != expected_seq:
-            raise AuditChainBroken(expected_seq, f"event missing (next event found is {event.seq})")
-        if event.prev_hash != prev_hash:
-            raise AuditChainBroken(event.seq, "does not link to the previous event (deleted or reordered)")
-        if event_hash(event) != event.hash:
-            raise AuditChainBroken(event.seq, "contents do not match its hash (edited)")
-        prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
+    with rows:  # closes the server-side cursor even when we stop early
+        for event in rows:
+            if event.seq != expected_seq:
+                raise AuditChainBroken(expected_seq, f"event missing (next event found is {event.seq})")
+            if event.prev_hash != prev_hash:
+                raise AuditChainBroken(event.seq, "does not link to the previous event (deleted or reordered)")
+            if event_hash(event) != event.hash:
+                raise AuditChainBroken(event.seq, "contents do not match its hash (edited)")
+            prev_hash, expected_seq, count = event.hash, expected_seq + 1, count + 1
+            session.expunge(event)  # keep memory flat on long chains
     return ChainReport(events=count, head_seq=expected_seq - 1, head_hash=prev_hash)

@@ -18,7 +18,14 @@ from typing import Annotated, NoReturn
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from domainpriv import audit, demo, summary
@@ -30,22 +37,32 @@ from domainpriv.store import UnitOfWork, make_engine
 from domainpriv.store.migrate import upgrade as migrate_upgrade
 from domainpriv.transfer import count_records, export_registrations, import_registrations
 
-app = typer.Typer(help="Registrar registration data, privacy-aware publication and legal workflows.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Registrar registration data, privacy-aware publication and legal workflows.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Sample data.", no_args_is_help=True)
 domain_app = typer.Typer(help="Registered domains.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Publication mode of a domain.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (demo_app, "demo"), (domain_app, "domain"), (privacy_app, "privacy"),
-                  (audit_app, "audit")):
+for sub, name in (
+    (db_app, "db"),
+    (demo_app, "demo"),
+    (domain_app, "domain"),
+    (privacy_app, "privacy"),
+    (audit_app, "audit"),
+):
     app.add_typer(sub, name=name)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Config file (overrides the embedded defaults; or DOMAINPRIV_CONFIG).")
+    Path | None,
+    typer.Option("--config", help="Config file (overrides the embedded defaults; or DOMAINPRIV_CONFIG)."),
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded in the audit log.")]
 
@@ -67,8 +84,9 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _uow(settings: Settings) -> UnitOfWork:
-    engine = make_engine(settings.database.url,
-                         sqlite_busy_timeout_seconds=settings.database.sqlite_busy_timeout_seconds)
+    engine = make_engine(
+        settings.database.url, sqlite_busy_timeout_seconds=settings.database.sqlite_busy_timeout_seconds
+    )
     return UnitOfWork(engine)
 
 
@@ -82,8 +100,15 @@ def _actor() -> Actor:
 @contextmanager
 def _progress(description: str, total: int | None, *, as_bytes: bool = False) -> Iterator[Progress]:
     counter = DownloadColumn() if as_bytes else MofNCompleteColumn()
-    with Progress(TextColumn("{task.description}"), BarColumn(), counter, TimeRemainingColumn(),
-                  console=err, transient=False, disable=not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        counter,
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    ) as bar:
         bar.add_task(description, total=total)
         yield bar
 
@@ -121,14 +146,20 @@ def demo_load(
         return
     records = demo.demo_records(domains, seed)
     with _progress("demo", domains) as bar:
+
         def lines() -> Iterator[bytes]:
             for record in records:
                 if record["type"] == "domain":
                     bar.advance(bar.task_ids[0])
                 yield orjson.dumps(record)
 
-        stats = import_registrations(uow, actor=_actor(), lines=lines(), reason="demo data",
-                                     source_name=f"demo --domains {domains} --seed {seed}")
+        stats = import_registrations(
+            uow,
+            actor=_actor(),
+            lines=lines(),
+            reason="demo data",
+            source_name=f"demo --domains {domains} --seed {seed}",
+        )
     out.print(f"loaded {stats.domains} domains, {stats.contacts} contacts, {stats.accounts} accounts")
 
 
@@ -165,15 +196,25 @@ def import_cmd(
         except OSError as exc:
             _fail(f"cannot read {file}: {exc.strerror}")
         with fh, _progress(file.name, file.stat().st_size, as_bytes=True) as bar:
-            stats = import_registrations(uow, actor=_actor(), lines=fh, reason=reason, source_name=file.name,
-                                         progress=lambda n: bar.advance(bar.task_ids[0], n))
-    out.print(f"imported {stats.domains} domains, {stats.contacts} contacts, {stats.accounts} accounts, "
-              f"{stats.consents} consents from {stats.lines} lines (sha256 {stats.sha256})")
+            stats = import_registrations(
+                uow,
+                actor=_actor(),
+                lines=fh,
+                reason=reason,
+                source_name=file.name,
+                progress=lambda n: bar.advance(bar.task_ids[0], n),
+            )
+    out.print(
+        f"imported {stats.domains} domains, {stats.contacts} contacts, {stats.accounts} accounts, "
+        f"{stats.consents} consents from {stats.lines} lines (sha256 {stats.sha256})"
+    )
 
 
 @app.command("export")
 def export_cmd(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of standard output.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here instead of standard output.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Dump all registration data as JSON lines (import reads it back unchanged)."""
@@ -209,8 +250,19 @@ def domain_show(
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
         return
-    for key in ("name", "unicode_name", "account", "reseller", "registry_domain_id", "created_at", "expires_at",
-                "updated_at", "dnssec", "privacy_mode", "relay_alias"):
+    for key in (
+        "name",
+        "unicode_name",
+        "account",
+        "reseller",
+        "registry_domain_id",
+        "created_at",
+        "expires_at",
+        "updated_at",
+        "dnssec",
+        "privacy_mode",
+        "relay_alias",
+    ):
         out.print(f"{key}: {'' if data[key] is None else data[key]}")
     out.print(f"statuses: {' '.join(data['statuses'])}")
     for ns in data["nameservers"]:
@@ -220,8 +272,21 @@ def domain_show(
             out.print(f"{role}: (none)")
             continue
         out.print(f"{role}: {contact['handle']} (account {contact['account']})")
-        for key in ("name", "org", "street", "city", "state", "postal_code", "country", "phone", "phone_ext",
-                    "fax", "fax_ext", "email", "verified_at"):
+        for key in (
+            "name",
+            "org",
+            "street",
+            "city",
+            "state",
+            "postal_code",
+            "country",
+            "phone",
+            "phone_ext",
+            "fax",
+            "fax_ext",
+            "email",
+            "verified_at",
+        ):
             value = contact[key]
             if value:
                 out.print(f"  {key}: {', '.join(value) if isinstance(value, list) else value}")
@@ -235,8 +300,9 @@ def privacy_set(
     config: ConfigOption = None,
 ) -> None:
     """Change what the public sees for a domain; the stored contacts never change."""
-    record = registration.set_privacy_mode(_uow(_settings(config)), actor=_actor(), domain=name, mode=mode,
-                                           reason=reason)
+    record = registration.set_privacy_mode(
+        _uow(_settings(config)), actor=_actor(), domain=name, mode=mode, reason=reason
+    )
     out.print(f"{record.name}: privacy mode is now {record.privacy_mode.value}")
 
 

@@ -95,9 +95,7 @@ def load_settings(config_file: str | Path | None = None, environ: Mapping[str, s
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(
-            f"config key {key}: {first['msg'].lower()} (sources: {', '.join(sources)})"
-        ) from None
+        raise ConfigError(f"config key {key}: {first['msg'].lower()} (sources: {', '.join(sources)})") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -128,11 +126,11 @@ def _env_overrides(env: Mapping[str, str], known: Mapping[str, Any]) -> dict[str
     out: dict[str, dict[str, Any]] = {}
     sections = sorted(known, key=len, reverse=True)  # longest first: privacy_service before a "privacy"
     for var, raw in env.items():
-        if not var.startswith(ENV_PREFIX) or var[len(ENV_PREFIX):] in ENV_NOT_SETTINGS:
+        if not var.startswith(ENV_PREFIX) or var[len(ENV_PREFIX) :] in ENV_NOT_SETTINGS:
             continue
-        name = var[len(ENV_PREFIX):].lower()
+        name = var[len(ENV_PREFIX) :].lower()
         section = next((s for s in sections if name.startswith(s + "_")), None)
-        key = name[len(section) + 1:] if section else ""
+        key = name[len(section) + 1 :] if section else ""
         if section is None or key not in known[section]:
             raise ConfigError(f"environment variable {var}: no such config key")
         out.setdefault(section, {})[key] = _env_value(var, raw, known[section][key])
@@ -144,5 +142,5 @@ def _env_value(var: str, raw: str, default: object) -> object:
         try:
             return tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
-            raise ConfigError(f"environment variable {var}: expected a TOML array like [\"a\", \"b\"]") from None
+            raise ConfigError(f'environment variable {var}: expected a TOML array like ["a", "b"]') from None
     return raw

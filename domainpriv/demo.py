@@ -24,20 +24,102 @@ REFERENCE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # fixed, so the data 
 DOMAINS_PER_CUSTOMER = 5
 CUSTOMERS_PER_RESELLER = 100
 
-_FIRST = ["Anna", "Ben", "Chloé", "David", "Emma", "Farid", "Grace", "Hiro", "Inès", "Jonas", "Kofi", "Lena",
-          "Mateo", "Noor", "Olga", "Pablo", "Quinn", "Rosa", "Søren", "Tariq", "Uma", "Zoë", "Łukasz", "Amélie"]
-_LAST = ["Schmidt", "Dupont", "García", "Smith", "Tanaka", "Kowalski", "Rossi", "Nguyen", "Okafor", "Silva",
-         "Jensen", "Müller", "O'Brien", "Haddad", "Novák", "Ivanova", "Fernández", "Kim", "Larsen", "Bauer"]
+_FIRST = [
+    "Anna",
+    "Ben",
+    "Chloé",
+    "David",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Inès",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Noor",
+    "Olga",
+    "Pablo",
+    "Quinn",
+    "Rosa",
+    "Søren",
+    "Tariq",
+    "Uma",
+    "Zoë",
+    "Łukasz",
+    "Amélie",
+]
+_LAST = [
+    "Schmidt",
+    "Dupont",
+    "García",
+    "Smith",
+    "Tanaka",
+    "Kowalski",
+    "Rossi",
+    "Nguyen",
+    "Okafor",
+    "Silva",
+    "Jensen",
+    "Müller",
+    "O'Brien",
+    "Haddad",
+    "Novák",
+    "Ivanova",
+    "Fernández",
+    "Kim",
+    "Larsen",
+    "Bauer",
+]
 _ORG_WORDS = ["Alpine", "Harbor", "Cedar", "Nimbus", "Quartz", "Maple", "Orbit", "Lumen", "Falcon", "Juniper"]
 _ORG_KINDS = ["GmbH", "SARL", "Ltd", "LLC", "BV", "Inc.", "KK", "S.A."]
-_WORDS = ["bakery", "garden", "studio", "travel", "books", "coffee", "design", "photo", "music", "bikes",
-          "yoga", "cloud", "craft", "pixel", "green", "solar", "dental", "legal", "pets", "wine"]
-_IDN_WORDS = ["bücher", "café", "münchen", "straße", "españa", "français", "пример", "δοκιμή", "例え", "テスト",
-              "مثال", "דוגמה", "ñandú", "øl", "åre"]
+_WORDS = [
+    "bakery",
+    "garden",
+    "studio",
+    "travel",
+    "books",
+    "coffee",
+    "design",
+    "photo",
+    "music",
+    "bikes",
+    "yoga",
+    "cloud",
+    "craft",
+    "pixel",
+    "green",
+    "solar",
+    "dental",
+    "legal",
+    "pets",
+    "wine",
+]
+_IDN_WORDS = [
+    "bücher",
+    "café",
+    "münchen",
+    "straße",
+    "españa",
+    "français",
+    "пример",
+    "δοκιμή",
+    "例え",
+    "テスト",
+    "مثال",
+    "דוגמה",
+    "ñandú",
+    "øl",
+    "åre",
+]
 _TLDS = ["com", "net", "org", "shop", "app"]
-_STATUS_SETS = [["clientTransferProhibited"], ["ok"],
-                ["clientDeleteProhibited", "clientTransferProhibited", "clientUpdateProhibited"],
-                ["clientHold", "clientTransferProhibited"]]
+_STATUS_SETS = [
+    ["clientTransferProhibited"],
+    ["ok"],
+    ["clientDeleteProhibited", "clientTransferProhibited", "clientUpdateProhibited"],
+    ["clientHold", "clientTransferProhibited"],
+]
 
 
 @dataclass(frozen=True)
@@ -79,16 +161,29 @@ def demo_records(domains: int, seed: int = 1) -> Iterator[dict[str, Any]]:
     """Every record of the demo data set, in an order the importer accepts."""
     shape = DemoShape.for_domains(domains)
     yield jsonl.HEADER
-    yield {"type": "account", "handle": "staff-ops", "kind": "staff", "parent": None, "name": "Operations Desk",
-           "email": "ops@registrar.example", "created_at": iso(REFERENCE_TIME - timedelta(days=3650))}
+    yield {
+        "type": "account",
+        "handle": "staff-ops",
+        "kind": "staff",
+        "parent": None,
+        "name": "Operations Desk",
+        "email": "ops@registrar.example",
+        "created_at": iso(REFERENCE_TIME - timedelta(days=3650)),
+    }
     for r in range(shape.resellers):
         yield _reseller(r)
     for c in range(shape.customers):
         yield _customer(shape, seed, c)
     for c in range(shape.customers):
         if _consents_to_publish(seed, c):
-            yield {"type": "consent", "account": _customer_handle(c), "purpose": "publish_contact_data",
-                   "granted": True, "recorded_at": iso(REFERENCE_TIME - timedelta(days=30)), "source": "portal"}
+            yield {
+                "type": "consent",
+                "account": _customer_handle(c),
+                "purpose": "publish_contact_data",
+                "granted": True,
+                "recorded_at": iso(REFERENCE_TIME - timedelta(days=30)),
+                "source": "portal",
+            }
     for r in range(shape.resellers):
         yield _contact(seed, f"R{r:07d}", _reseller_handle(r), random.Random(f"{seed}:r:{r}"), org_always=True)
     for c in range(shape.customers):
@@ -112,9 +207,15 @@ def _contact_handle(c: int, k: int) -> str:
 
 
 def _reseller(r: int) -> dict[str, Any]:
-    return {"type": "account", "handle": _reseller_handle(r), "kind": "reseller", "parent": None,
-            "name": f"{_ORG_WORDS[r % len(_ORG_WORDS)]} Hosting {r}", "email": f"reseller{r}@hosting.example",
-            "created_at": iso(REFERENCE_TIME - timedelta(days=3000 - r))}
+    return {
+        "type": "account",
+        "handle": _reseller_handle(r),
+        "kind": "reseller",
+        "parent": None,
+        "name": f"{_ORG_WORDS[r % len(_ORG_WORDS)]} Hosting {r}",
+        "email": f"reseller{r}@hosting.example",
+        "created_at": iso(REFERENCE_TIME - timedelta(days=3000 - r)),
+    }
 
 
 def _reseller_of(shape: DemoShape, c: int) -> int | None:
@@ -126,10 +227,15 @@ def _customer(shape: DemoShape, seed: int, c: int) -> dict[str, Any]:
     rng = random.Random(f"{seed}:a:{c}")
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     reseller = _reseller_of(shape, c)
-    return {"type": "account", "handle": _customer_handle(c), "kind": "customer",
-            "parent": None if reseller is None else _reseller_handle(reseller), "name": f"{first} {last}",
-            "email": f"{_ascii(first)}.{_ascii(last)}.{c}@mail.example",
-            "created_at": iso(REFERENCE_TIME - timedelta(days=rng.randrange(30, 8000)))}
+    return {
+        "type": "account",
+        "handle": _customer_handle(c),
+        "kind": "customer",
+        "parent": None if reseller is None else _reseller_handle(reseller),
+        "name": f"{first} {last}",
+        "email": f"{_ascii(first)}.{_ascii(last)}.{c}@mail.example",
+        "created_at": iso(REFERENCE_TIME - timedelta(days=rng.randrange(30, 8000))),
+    }
 
 
 def _consents_to_publish(seed: int, c: int) -> bool:
@@ -151,7 +257,9 @@ def _contact(seed: int, handle: str, account: str, rng: random.Random, org_alway
         street.append(f"c/o {rng.choice(_LAST)}")
     national = country.lead + "".join(str(rng.randrange(10)) for _ in range(country.digits - len(country.lead)))
     return {
-        "type": "contact", "handle": handle, "account": account,
+        "type": "contact",
+        "handle": handle,
+        "account": account,
         "name": f"{first} {last}",
         "org": f"{rng.choice(_ORG_WORDS)} {rng.choice(_WORDS).title()} {rng.choice(_ORG_KINDS)}" if has_org else None,
         "street": street,
@@ -183,27 +291,39 @@ def _domain(shape: DemoShape, seed: int, d: int) -> dict[str, Any]:
     tld = _TLDS[d % len(_TLDS)]
     word = _IDN_WORDS[d // 10 % len(_IDN_WORDS)] if d % 10 == 7 else rng.choice(_WORDS)
     created = REFERENCE_TIME - timedelta(days=rng.randrange(1, 9000), seconds=rng.randrange(86400))
-    expires = created.replace(year=REFERENCE_TIME.year + 1 + rng.randrange(3)) if created.month != 2 else (
-        created.replace(year=REFERENCE_TIME.year + 1, day=1))
+    expires = (
+        created.replace(year=REFERENCE_TIME.year + 1 + rng.randrange(3))
+        if created.month != 2
+        else (created.replace(year=REFERENCE_TIME.year + 1, day=1))
+    )
     mode = ("redacted", "proxy", "redacted", "proxy", "redacted")[d % 5]
     if d % 7 == 3 and _consents_to_publish(seed, c):
         mode = "public"
     if rng.random() < 0.5:
         nameservers = [{"host": f"ns{i}.registrar-dns.example", "addresses": []} for i in (1, 2)]
     else:
-        nameservers = [{"host": f"ns1.{word}-{d}.{tld}", "addresses": [f"192.0.2.{d % 250 + 1}"]},
-                       {"host": f"ns2.{word}-{d}.{tld}", "addresses": [f"2001:db8::{d % 65536:x}"]}]
+        nameservers = [
+            {"host": f"ns1.{word}-{d}.{tld}", "addresses": [f"192.0.2.{d % 250 + 1}"]},
+            {"host": f"ns2.{word}-{d}.{tld}", "addresses": [f"2001:db8::{d % 65536:x}"]},
+        ]
     return {
-        "type": "domain", "name": f"{word}-{d}.{tld}", "account": owner,
+        "type": "domain",
+        "name": f"{word}-{d}.{tld}",
+        "account": owner,
         "registry_domain_id": f"{4_000_000 + d}_DOMAIN_{tld.upper()}-DEMO",
-        "created_at": iso(created), "expires_at": iso(expires),
+        "created_at": iso(created),
+        "expires_at": iso(expires),
         "updated_at": iso(min(created + timedelta(days=rng.randrange(0, 365)), REFERENCE_TIME)),
         "statuses": _STATUS_SETS[0 if rng.random() < 0.7 else rng.randrange(len(_STATUS_SETS))],
         "dnssec": rng.random() < 0.1,
         "privacy_mode": mode,
         "relay_alias": None,
-        "contacts": {"registrant": contacts[0], "admin": contacts[min(1, n_contacts - 1)], "tech": tech,
-                     "billing": contacts[0] if rng.random() < 0.8 else None},
+        "contacts": {
+            "registrant": contacts[0],
+            "admin": contacts[min(1, n_contacts - 1)],
+            "tech": tech,
+            "billing": contacts[0] if rng.random() < 0.8 else None,
+        },
         "nameservers": nameservers,
     }
 

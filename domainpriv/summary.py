@@ -27,13 +27,17 @@ def summarize(uow: UnitOfWork, examples_per_mode: int = 3) -> Summary:
         for kind, n in s.execute(select(Account.kind, func.count()).group_by(Account.kind).order_by(Account.kind)):
             counts.append((f"accounts: {kind.value}", n))
         counts.append(("contacts", s.scalar(select(func.count()).select_from(Contact)) or 0))
-        by_mode = {mode: n for mode, n in s.execute(select(Domain.privacy_mode, func.count())
-                                                       .group_by(Domain.privacy_mode))}
+        by_mode = {
+            mode: n for mode, n in s.execute(select(Domain.privacy_mode, func.count()).group_by(Domain.privacy_mode))
+        }
         for mode in PrivacyMode:
             counts.append((f"domains: {mode.value}", by_mode.get(mode, 0)))
         examples = {
-            mode.value: list(s.scalars(select(Domain.name).where(Domain.privacy_mode == mode)
-                                       .order_by(Domain.id).limit(examples_per_mode)))
+            mode.value: list(
+                s.scalars(
+                    select(Domain.name).where(Domain.privacy_mode == mode).order_by(Domain.id).limit(examples_per_mode)
+                )
+            )
             for mode in PrivacyMode
         }
     return Summary(counts, examples)

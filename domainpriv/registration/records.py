@@ -31,12 +31,24 @@ class AccountRecord:
 
     @classmethod
     def from_row(cls, row: Account) -> AccountRecord:
-        return cls(row.handle, row.kind.value, row.parent.handle if row.parent else None, row.name, row.email,
-                   row.created_at)
+        return cls(
+            row.handle,
+            row.kind.value,
+            row.parent.handle if row.parent else None,
+            row.name,
+            row.email,
+            row.created_at,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"handle": self.handle, "kind": self.kind, "parent": self.parent, "name": self.name,
-                "email": self.email, "created_at": iso(self.created_at)}
+        return {
+            "handle": self.handle,
+            "kind": self.kind,
+            "parent": self.parent,
+            "name": self.name,
+            "email": self.email,
+            "created_at": iso(self.created_at),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +62,17 @@ class ContactRecord:
 
     @classmethod
     def from_row(cls, row: Contact) -> ContactRecord:
-        return cls(row.handle, row.account.handle, contact_data(row), row.verified_at, row.created_at,
-                   row.updated_at)
+        return cls(row.handle, row.account.handle, contact_data(row), row.verified_at, row.created_at, row.updated_at)
 
     def to_json(self) -> dict[str, Any]:
-        return {"handle": self.handle, "account": self.account, **self.data.to_json(),
-                "verified_at": iso(self.verified_at), "created_at": iso(self.created_at),
-                "updated_at": iso(self.updated_at)}
+        return {
+            "handle": self.handle,
+            "account": self.account,
+            **self.data.to_json(),
+            "verified_at": iso(self.verified_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +121,12 @@ class DomainRecord:
             dnssec=row.dnssec,
             privacy_mode=row.privacy_mode,
             relay_alias=row.relay_alias,
-            contacts={"registrant": rec(row.registrant), "admin": rec(row.admin), "tech": rec(row.tech),
-                      "billing": rec(row.billing)},
+            contacts={
+                "registrant": rec(row.registrant),
+                "admin": rec(row.admin),
+                "tech": rec(row.tech),
+                "billing": rec(row.billing),
+            },
             nameservers=tuple(NameserverRecord(ns.host, tuple(ns.addresses.split())) for ns in row.nameservers),
         )
 
@@ -131,14 +151,38 @@ class DomainRecord:
 
 def contact_data(row: Contact) -> ContactData:
     street = tuple(s for s in (row.street1, row.street2, row.street3) if s is not None)
-    return ContactData(row.name, row.org, street, row.city, row.state, row.postal_code, row.country, row.phone,
-                       row.phone_ext, row.fax, row.fax_ext, row.email)
+    return ContactData(
+        row.name,
+        row.org,
+        street,
+        row.city,
+        row.state,
+        row.postal_code,
+        row.country,
+        row.phone,
+        row.phone_ext,
+        row.fax,
+        row.fax_ext,
+        row.email,
+    )
 
 
 def contact_columns(data: ContactData) -> dict[str, Any]:
     """The Contact column values for `data` (street lines spread over street1..3)."""
     street = [*data.street, None, None, None][:3]
-    return {"name": data.name, "org": data.org, "street1": street[0], "street2": street[1],
-            "street3": street[2], "city": data.city, "state": data.state, "postal_code": data.postal_code,
-            "country": data.country, "phone": data.phone, "phone_ext": data.phone_ext, "fax": data.fax,
-            "fax_ext": data.fax_ext, "email": data.email}
+    return {
+        "name": data.name,
+        "org": data.org,
+        "street1": street[0],
+        "street2": street[1],
+        "street3": street[2],
+        "city": data.city,
+        "state": data.state,
+        "postal_code": data.postal_code,
+        "country": data.country,
+        "phone": data.phone,
+        "phone_ext": data.phone_ext,
+        "fax": data.fax,
+        "fax_ext": data.fax_ext,
+        "email": data.email,
+    }

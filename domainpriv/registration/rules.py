@@ -27,14 +27,14 @@ def normalize_account_handle(value: object, field: str) -> str:
 
 def parse_account_kind(value: object, field: str) -> AccountKind:
     try:
-        return AccountKind(value)
+        return AccountKind(value)  # type: ignore[arg-type]  # any value: a wrong one is the error below
     except ValueError:
         raise ValidationError(field, f"must be one of {', '.join(k.value for k in AccountKind)}") from None
 
 
 def parse_privacy_mode(value: object, field: str) -> PrivacyMode:
     try:
-        return PrivacyMode(value)
+        return PrivacyMode(value)  # type: ignore[arg-type]  # any value: a wrong one is the error below
     except ValueError:
         raise ValidationError(field, f"must be one of {', '.join(m.value for m in PrivacyMode)}") from None
 
@@ -50,7 +50,12 @@ def check_hierarchy(kind: AccountKind, parent_kind: AccountKind | None) -> None:
 
 
 def check_contact_owner(
-    *, contact_handle: str, contact_account_id: int, owner_id: int, owner_handle: str, owner_parent_id: int | None
+    *,
+    contact_handle: str,
+    contact_account_id: int,
+    owner_id: int,
+    owner_handle: str,
+    owner_parent_id: int | None,
 ) -> None:
     """A domain may use its own account's contacts, or those of the reseller the account belongs to."""
     if contact_account_id not in (owner_id, owner_parent_id):

@@ -30,7 +30,6 @@ from domainpriv.registration.records import (
     AccountRecord,
     ContactRecord,
     DomainRecord,
-    NameserverRecord,
     contact_columns,
 )
 from domainpriv.registration.validation import (
@@ -101,8 +100,16 @@ def create_account(
         s.add(row)
         s.flush()  # flush: the snapshot reads the parent relationship
         record = AccountRecord.from_row(row)
-        record_event(s, now=now, actor=actor, action="account::create", object_type="account",
-                     object_key=handle, reason=reason, after=record.to_json())
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action="account::create",
+            object_type="account",
+            object_key=handle,
+            reason=reason,
+            after=record.to_json(),
+        )
         uow.commit()
     return record
 
@@ -126,23 +133,39 @@ def record_consent(
         s = uow.session
         row = _account(s, account)
         s.add(Consent(account=row, purpose=purpose, granted=granted, recorded_at=now, source=source))
-        record_event(s, now=now, actor=actor, action=f"account:consent:{'grant' if granted else 'withdraw'}",
-                     object_type="account", object_key=row.handle, reason=reason,
-                     details={"purpose": purpose.value, "source": source})
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action=f"account:consent:{'grant' if granted else 'withdraw'}",
+            object_type="account",
+            object_key=row.handle,
+            reason=reason,
+            details={"purpose": purpose.value, "source": source},
+        )
         if purpose is ConsentPurpose.PUBLISH_CONTACT_DATA and not granted:
-            public = s.scalars(select(Domain).where(Domain.account_id == row.id,
-                                                    Domain.privacy_mode == PrivacyMode.PUBLIC))
+            public = s.scalars(
+                select(Domain).where(Domain.account_id == row.id, Domain.privacy_mode == PrivacyMode.PUBLIC)
+            )
             for domain in public:
-                _write_privacy_mode(s, domain, PrivacyMode.REDACTED, now=now, actor=actor,
-                                    reason="consent to publish withdrawn")
+                _write_privacy_mode(
+                    s,
+                    domain,
+                    PrivacyMode.REDACTED,
+                    now=now,
+                    actor=actor,
+                    reason="consent to publish withdrawn",
+                )
         uow.commit()
 
 
 def has_consent(session: Session, account_id: int, purpose: ConsentPurpose) -> bool:
     """Whether the newest consent record of `purpose` for the account is a grant."""
     granted = session.scalar(
-        select(Consent.granted).where(Consent.account_id == account_id, Consent.purpose == purpose)
-        .order_by(Consent.id.desc()).limit(1)
+        select(Consent.granted)
+        .where(Consent.account_id == account_id, Consent.purpose == purpose)
+        .order_by(Consent.id.desc())
+        .limit(1)
     )
     return bool(granted)
 
@@ -164,15 +187,21 @@ def create_contact(
         row = Contact(handle=handle, account=owner, created_at=now, updated_at=now, **contact_columns(data))
         s.add(row)
         record = ContactRecord(handle, owner.handle, data, None, now, now)
-        record_event(s, now=now, actor=actor, action="contact::create", object_type="contact", object_key=handle,
-                     reason=reason, after=record.to_json())
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action="contact::create",
+            object_type="contact",
+            object_key=handle,
+            reason=reason,
+            after=record.to_json(),
+        )
         uow.commit()
     return record
 
 
-def update_contact(
-    uow: UnitOfWork, *, actor: Actor, handle: str, data: ContactData, reason: str
-) -> ContactRecord:
+def update_contact(uow: UnitOfWork, *, actor: Actor, handle: str, data: ContactData, reason: str) -> ContactRecord:
     """Replace a contact's data; every domain using it shows the change. A changed e-mail address clears the
     verification. Raises ContactNotFound."""
     with uow:
@@ -186,8 +215,17 @@ def update_contact(
             row.verified_at = None
         row.updated_at = now
         after = replace(before, data=data, verified_at=row.verified_at, updated_at=now)
-        record_event(s, now=now, actor=actor, action="contact::update", object_type="contact",
-                     object_key=handle, reason=reason, before=before.to_json(), after=after.to_json())
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action="contact::update",
+            object_type="contact",
+            object_key=handle,
+            reason=reason,
+            before=before.to_json(),
+            after=after.to_json(),
+        )
         uow.commit()
     return after
 
@@ -233,18 +271,34 @@ def create_domain(
         if privacy_mode is PrivacyMode.PUBLIC:
             _require_publish_consent(s, owner)
         row = Domain(
-            name=a_label, account=owner, registry_domain_id=roid or rules.new_roid(a_label),
-            created_at=now, expires_at=_add_years(now, period_years), updated_at=now,
-            statuses=" ".join(status_tuple), dnssec=dnssec, privacy_mode=privacy_mode,
-            registrant=contacts["registrant"], admin=contacts["admin"], tech=contacts["tech"],
+            name=a_label,
+            account=owner,
+            registry_domain_id=roid or rules.new_roid(a_label),
+            created_at=now,
+            expires_at=_add_years(now, period_years),
+            updated_at=now,
+            statuses=" ".join(status_tuple),
+            dnssec=dnssec,
+            privacy_mode=privacy_mode,
+            registrant=contacts["registrant"],
+            admin=contacts["admin"],
+            tech=contacts["tech"],
             billing=contacts["billing"],
             nameservers=[Nameserver(position=i, host=h, addresses=" ".join(a)) for i, (h, a) in enumerate(ns)],
         )
         s.add(row)
         s.flush()  # flush: the snapshot reads relationships of the new row
         record = DomainRecord.from_row(row)
-        record_event(s, now=now, actor=actor, action="domain::create", object_type="domain",
-                     object_key=a_label, reason=reason, after=record.to_json())
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action="domain::create",
+            object_type="domain",
+            object_key=a_label,
+            reason=reason,
+            after=record.to_json(),
+        )
         uow.commit()
     return record
 
@@ -275,14 +329,28 @@ def set_domain_contact(
         row.updated_at = now
         s.flush()  # flush: the snapshot reads the new relationship
         after = DomainRecord.from_row(row)
-        record_event(s, now=now, actor=actor, action=f"domain:contact:{role}", object_type="domain",
-                     object_key=a_label, reason=reason, before=before.to_json(), after=after.to_json())
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action=f"domain:contact:{role}",
+            object_type="domain",
+            object_key=a_label,
+            reason=reason,
+            before=before.to_json(),
+            after=after.to_json(),
+        )
         uow.commit()
     return after
 
 
 def set_nameservers(
-    uow: UnitOfWork, *, actor: Actor, domain: str, nameservers: Sequence[tuple[str, Sequence[str]]], reason: str
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    domain: str,
+    nameservers: Sequence[tuple[str, Sequence[str]]],
+    reason: str,
 ) -> DomainRecord:
     """Replace the domain's name servers (host, glue addresses), in the given order.
     Raises ValidationError, DomainNotFound."""
@@ -299,8 +367,17 @@ def set_nameservers(
         row.updated_at = now
         s.flush()  # flush: the snapshot reads the new rows
         after = DomainRecord.from_row(row)
-        record_event(s, now=now, actor=actor, action="domain:nameservers:set", object_type="domain",
-                     object_key=a_label, reason=reason, before=before.to_json(), after=after.to_json())
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action="domain:nameservers:set",
+            object_type="domain",
+            object_key=a_label,
+            reason=reason,
+            before=before.to_json(),
+            after=after.to_json(),
+        )
         uow.commit()
     return after
 
@@ -329,9 +406,15 @@ def sync_privacy_service(uow: UnitOfWork, *, actor: Actor, settings: PrivacyServ
     """Make the stored privacy-service identity match the config; audited when it changes. Returns whether
     anything changed."""
     values = {
-        "name": settings.name, "org": settings.org, "street": "\n".join(settings.street), "city": settings.city,
-        "state": settings.state, "postal_code": settings.postal_code, "country": settings.country,
-        "phone": settings.phone, "relay_domain": settings.relay_domain,
+        "name": settings.name,
+        "org": settings.org,
+        "street": "\n".join(settings.street),
+        "city": settings.city,
+        "state": settings.state,
+        "postal_code": settings.postal_code,
+        "country": settings.country,
+        "phone": settings.phone,
+        "relay_domain": settings.relay_domain,
     }
     with uow:
         now = uow.clock()
@@ -346,8 +429,17 @@ def sync_privacy_service(uow: UnitOfWork, *, actor: Actor, settings: PrivacyServ
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = now
-        record_event(s, now=now, actor=actor, action="privacy:service:sync", object_type="privacy_service",
-                     object_key="default", reason="configuration changed", before=before, after=values)
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action="privacy:service:sync",
+            object_type="privacy_service",
+            object_key="default",
+            reason="configuration changed",
+            before=before,
+            after=values,
+        )
         uow.commit()
     return True
 
@@ -372,7 +464,9 @@ def _contact(s: Session, handle: str) -> Contact:
 def _domain(s: Session, a_label: str) -> Domain:
     contacts = (Domain.registrant, Domain.admin, Domain.tech, Domain.billing)
     row = s.scalar(
-        select(Domain).where(Domain.name == a_label).options(
+        select(Domain)
+        .where(Domain.name == a_label)
+        .options(
             joinedload(Domain.account).joinedload(Account.parent),
             *(joinedload(c).joinedload(Contact.account) for c in contacts),
             selectinload(Domain.nameservers),
@@ -385,8 +479,13 @@ def _domain(s: Session, a_label: str) -> Domain:
 
 def _usable_contact(s: Session, handle: str, owner: Account) -> Contact:
     contact = _contact(s, handle)
-    rules.check_contact_owner(contact_handle=handle, contact_account_id=contact.account_id, owner_id=owner.id,
-                              owner_handle=owner.handle, owner_parent_id=owner.parent_id)
+    rules.check_contact_owner(
+        contact_handle=handle,
+        contact_account_id=contact.account_id,
+        owner_id=owner.id,
+        owner_handle=owner.handle,
+        owner_parent_id=owner.parent_id,
+    )
     return contact
 
 
@@ -401,8 +500,16 @@ def _write_privacy_mode(
     before = row.privacy_mode
     row.privacy_mode = mode
     row.updated_at = now
-    record_event(s, now=now, actor=actor, action="domain:privacy:set", object_type="domain", object_key=row.name,
-                 reason=reason, details={"from": before.value, "to": mode.value})
+    record_event(
+        s,
+        now=now,
+        actor=actor,
+        action="domain:privacy:set",
+        object_type="domain",
+        object_key=row.name,
+        reason=reason,
+        details={"from": before.value, "to": mode.value},
+    )
 
 
 def _normalize_nameservers(nameservers: Iterable[tuple[str, Sequence[str]]]) -> list[tuple[str, list[str]]]:

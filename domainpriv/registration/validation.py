@@ -55,7 +55,7 @@ __all__ = [
 
 
 def _require_str(value: object, field: str) -> str:
-    # bool is not a str subclass, but say it anyway: JSON true/false must never slip through as text.
+    # Callers pass raw JSON values: null, numbers, booleans, lists and objects are input errors, not bugs.
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
     return value
@@ -83,15 +83,11 @@ def _check_a_label_name(name: str, field: str) -> str:
     if len(name) > _MAX_NAME_OCTETS:
         raise ValidationError(field, f"is longer than {_MAX_NAME_OCTETS} octets")
     if not _A_LABEL_NAME_RE.fullmatch(name):
-        raise ValidationError(
-            field, f"{name} is not a valid name (needs at least two labels of 1-63 LDH octets)"
-        )
+        raise ValidationError(field, f"{name} is not a valid name (needs at least two labels of 1-63 LDH octets)")
     labels = name.split(".")
     for label in labels:
         if label[2:4] == "--" and not label.startswith("xn--"):
-            raise ValidationError(
-                field, f"{name}: label {label} has '--' in positions 3-4 but is not an A-label"
-            )
+            raise ValidationError(field, f"{name}: label {label} has '--' in positions 3-4 but is not an A-label")
     if labels[-1].isdigit():
         raise ValidationError(field, f"{name}: the top-level label must not be all-numeric")
     return name
@@ -140,7 +136,8 @@ def normalize_domain_name(value: object, field: str = "domain") -> str:
     """
     name = _require_str(value, field)
     # Fast path: plain ASCII LDH.  UTS #46 maps such a name by lowercasing only, so this equals the slow path.
-    if _FAST_NAME_RE.fullmatch(name) and "--" not in name:
+    # The length guard keeps the regex from scanning megabytes of junk.
+    if len(name) <= _MAX_NAME_OCTETS + 1 and _FAST_NAME_RE.fullmatch(name) and "--" not in name:
         if name[-1] == ".":
             name = name[:-1]
         if len(name) > _MAX_NAME_OCTETS:
@@ -209,10 +206,7 @@ def normalize_phone(value: object, field: str = "phone") -> str:
     # phonenumbers strips a national (trunk) prefix typed after the country code ("+49 0 30 ...").  Where
     # that happened, the result must be stable under a second pass, else stored data would change each
     # time it is validated again ("+49.003964" -> "+49.03964" -> "+49.3964"): reject such input.
-    if (
-        epp.replace(".", "") != "+" + "".join(c for c in text if c.isdigit())
-        and _parse_phone(epp, field) != epp
-    ):
+    if epp.replace(".", "") != "+" + "".join(c for c in text if c.isdigit()) and _parse_phone(epp, field) != epp:
         raise ValidationError(field, "has an ambiguous national prefix after the country code")
     return epp
 
@@ -320,9 +314,7 @@ def normalize_handle(value: object, field: str = "handle") -> str:
     """
     text = _require_str(value, field)
     if not _HANDLE_RE.fullmatch(text):
-        raise ValidationError(
-            field, "must be 3-16 letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
+        raise ValidationError(field, "must be 3-16 letters, digits, '_', '.' or '-', starting with a letter or digit")
     return text
 
 
@@ -474,9 +466,7 @@ def _required(raw: Mapping[str, object], key: str, field: str, check: Callable[[
     return check(value, f"{field}.{key}")
 
 
-def _optional(
-    raw: Mapping[str, object], key: str, field: str, check: Callable[[object, str], str]
-) -> str | None:
+def _optional(raw: Mapping[str, object], key: str, field: str, check: Callable[[object, str], str]) -> str | None:
     value = raw.get(key)
     # Absent, null, "" and whitespace-only all mean "not given".
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -495,9 +485,7 @@ def validate_contact(raw: Mapping[str, object], field: str = "contact") -> Conta
         raise ValidationError(field, "must be an object")
     unknown = [key for key in raw if key not in _CONTACT_KEY_SET]
     if unknown:
-        named = sorted(
-            key for key in unknown if isinstance(key, str) and key.isprintable() and len(key) <= 64
-        )
+        named = sorted(key for key in unknown if isinstance(key, str) and key.isprintable() and len(key) <= 64)
         if named:
             raise ValidationError(f"{field}.{named[0]}", "is not a contact field")
         raise ValidationError(field, "has a key that is not a contact field")

@@ -93,9 +93,8 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self.session.rollback()
+            self.session.close()  # rolls back what was not committed; loaded objects stay readable
         finally:
-            self.session.close()
             self._session = None
 
     def commit(self) -> None:

@@ -15,8 +15,17 @@ from sqlalchemy import Row, case, select
 from sqlalchemy.orm import Session, aliased
 
 from domainpriv.registration.validation import ContactData
-from domainpriv.store import Account, AccountKind, Consent, ConsentPurpose, Contact, Domain, Nameserver, PrivacyMode
-from domainpriv.store import UnitOfWork
+from domainpriv.store import (
+    Account,
+    AccountKind,
+    Consent,
+    ConsentPurpose,
+    Contact,
+    Domain,
+    Nameserver,
+    PrivacyMode,
+    UnitOfWork,
+)
 from domainpriv.transfer import jsonl
 
 _STREAM = {"yield_per": 2000}
@@ -66,12 +75,17 @@ def _records(s: Session, dialect: str) -> Iterator[dict[str, Any]]:
         yield jsonl.format_account(jsonl.AccountLine(a[0], AccountKind(a[1]), a[2], a[3], a[4], a[5]))
     consents = (
         select(Account.handle, Consent.purpose, Consent.granted, Consent.recorded_at, Consent.source)
-        .join(Account, Consent.account_id == Account.id).order_by(Consent.id)
+        .join(Account, Consent.account_id == Account.id)
+        .order_by(Consent.id)
     )
     for c in s.execute(consents.execution_options(**_STREAM)):
         yield jsonl.format_consent(jsonl.ConsentLine(c[0], ConsentPurpose(c[1]), c[2], c[3], c[4]))
-    contacts = select(Contact, Account.handle).join(Account, Contact.account_id == Account.id).order_by(_bytewise(Contact.handle, dialect))
-    for contact, owner in s.execute(contacts.execution_options(**_STREAM)).tuples():
+    contacts = (
+        select(Contact, Account.handle)
+        .join(Account, Contact.account_id == Account.id)
+        .order_by(_bytewise(Contact.handle, dialect))
+    )
+    for contact, owner in s.execute(contacts.execution_options(**_STREAM)):
         yield jsonl.format_contact(_contact_line(contact, owner))
         s.expunge(contact)  # keep the identity map from growing with the export
     yield from _domains(s, dialect)
@@ -79,17 +93,43 @@ def _records(s: Session, dialect: str) -> Iterator[dict[str, Any]]:
 
 def _contact_line(c: Contact, owner: str) -> jsonl.ContactLine:
     street = tuple(x for x in (c.street1, c.street2, c.street3) if x is not None)
-    data = ContactData(c.name, c.org, street, c.city, c.state, c.postal_code, c.country, c.phone, c.phone_ext,
-                       c.fax, c.fax_ext, c.email)
+    data = ContactData(
+        c.name,
+        c.org,
+        street,
+        c.city,
+        c.state,
+        c.postal_code,
+        c.country,
+        c.phone,
+        c.phone_ext,
+        c.fax,
+        c.fax_ext,
+        c.email,
+    )
     return jsonl.ContactLine(c.handle, owner, data, c.verified_at, c.created_at, c.updated_at)
 
 
 def _domains(s: Session, dialect: str) -> Iterator[dict[str, Any]]:
     reg, adm, tec, bil = (aliased(Contact) for _ in range(4))
     domains = (
-        select(Domain.id, Domain.name, Account.handle, Domain.registry_domain_id, Domain.created_at,
-               Domain.expires_at, Domain.updated_at, Domain.statuses, Domain.dnssec, Domain.privacy_mode,
-               Domain.relay_alias, reg.handle, adm.handle, tec.handle, bil.handle)
+        select(
+            Domain.id,
+            Domain.name,
+            Account.handle,
+            Domain.registry_domain_id,
+            Domain.created_at,
+            Domain.expires_at,
+            Domain.updated_at,
+            Domain.statuses,
+            Domain.dnssec,
+            Domain.privacy_mode,
+            Domain.relay_alias,
+            reg.handle,
+            adm.handle,
+            tec.handle,
+            bil.handle,
+        )
         .join(Account, Domain.account_id == Account.id)
         .join(reg, Domain.registrant_id == reg.id)
         .outerjoin(adm, Domain.admin_id == adm.id)
@@ -102,16 +142,26 @@ def _domains(s: Session, dialect: str) -> Iterator[dict[str, Any]]:
         .join(Domain, Nameserver.domain_id == Domain.id)
         .order_by(_bytewise(Domain.name, dialect), Nameserver.position)
     )
-    ns_rows = iter(s.execute(nameservers.execution_options(**_STREAM)))
-    pending: Row[Any] | None = next(ns_rows, None)
+    ns_rows: Iterator[Row[str, str, str]] = iter(s.execute(nameservers.execution_options(**_STREAM)))
+    pending = next(ns_rows, None)
     for d in s.execute(domains.execution_options(**_STREAM)):
         ns: list[tuple[str, tuple[str, ...]]] = []
         while pending is not None and pending[0] == d[1]:  # both streams are ordered by domain name
             ns.append((pending[1], tuple(pending[2].split())))
             pending = next(ns_rows, None)
-        yield jsonl.format_domain(jsonl.DomainLine(
-            name=d[1], account=d[2], registry_domain_id=d[3], created_at=d[4], expires_at=d[5], updated_at=d[6],
-            statuses=tuple(d[7].split()), dnssec=d[8], privacy_mode=PrivacyMode(d[9]), relay_alias=d[10],
-            contacts={"registrant": d[11], "admin": d[12], "tech": d[13], "billing": d[14]},
-            nameservers=tuple(ns),
-        ))
+        yield jsonl.format_domain(
+            jsonl.DomainLine(
+                name=d[1],
+                account=d[2],
+                registry_domain_id=d[3],
+                created_at=d[4],
+                expires_at=d[5],
+                updated_at=d[6],
+                statuses=tuple(d[7].split()),
+                dnssec=d[8],
+                privacy_mode=PrivacyMode(d[9]),
+                relay_alias=d[10],
+                contacts={"registrant": d[11], "admin": d[12], "tech": d[13], "billing": d[14]},
+                nameservers=tuple(ns),
+            )
+        )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from domainpriv.store.base import Base
-
 import domainpriv.store  # noqa: F401  # registers every model on Base.metadata
+from domainpriv.store.base import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

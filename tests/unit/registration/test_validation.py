@@ -207,8 +207,20 @@ def test_normalize_ip_address_accepts(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "192.0.2", "192.0.2.256", "192.000.002.001", "01.2.3.4", "2001:db8::g", "fe80::1%eth0", " 192.0.2.1",
-     "192.0.2.1/32", "example.com", *WRONG_TYPES, 3232235777],
+    [
+        "",
+        "192.0.2",
+        "192.0.2.256",
+        "192.000.002.001",
+        "01.2.3.4",
+        "2001:db8::g",
+        "fe80::1%eth0",
+        " 192.0.2.1",
+        "192.0.2.1/32",
+        "example.com",
+        *WRONG_TYPES,
+        3232235777,
+    ],
 )
 def test_normalize_ip_address_rejects(raw: object) -> None:
     _raises(normalize_ip_address, raw, "hosts[0].addresses[1]")
@@ -264,7 +276,7 @@ def test_normalize_phone_rejects_without_echo(raw: str) -> None:
     _assert_value_not_in_message(error, raw)
 
 
-@pytest.mark.parametrize("raw", WRONG_TYPES + [15555550100])
+@pytest.mark.parametrize("raw", [*WRONG_TYPES, 15555550100])
 def test_normalize_phone_rejects_wrong_type(raw: object) -> None:
     assert _raises(normalize_phone, raw, "contact.phone").problem == "must be a string"
 
@@ -415,7 +427,8 @@ def test_normalize_handle_accepts(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "ab", "a" * 17, "-abc", "_abc", ".abc", "ab c", "abc\n", "abc!", "äbc", "ab\u0000c", 123, None]
+    "raw",
+    ["", "ab", "a" * 17, "-abc", "_abc", ".abc", "ab c", "abc\n", "abc!", "äbc", "ab\u0000c", 123, None],
 )
 def test_normalize_handle_rejects(raw: object) -> None:
     _raises(normalize_handle, raw, "registrant")
@@ -435,16 +448,25 @@ def test_status_set_is_complete() -> None:
     [
         (["ok"], ("ok",)),
         (("inactive",), ("inactive",)),
-        (["clientTransferProhibited", "clientDeleteProhibited"], ("clientDeleteProhibited", "clientTransferProhibited")),
+        (
+            ["clientTransferProhibited", "clientDeleteProhibited"],
+            ("clientDeleteProhibited", "clientTransferProhibited"),
+        ),
         (["serverHold", "clientHold", "inactive"], ("clientHold", "inactive", "serverHold")),
         (["pendingDelete", "redemptionPeriod"], ("pendingDelete", "redemptionPeriod")),
         (["pendingRestore", "pendingDelete"], ("pendingDelete", "pendingRestore")),
-        (["pendingDelete", "redemptionPeriod", "pendingRestore"], ("pendingDelete", "pendingRestore", "redemptionPeriod")),
+        (
+            ["pendingDelete", "redemptionPeriod", "pendingRestore"],
+            ("pendingDelete", "pendingRestore", "redemptionPeriod"),
+        ),
         (["addPeriod", "clientTransferProhibited"], ("addPeriod", "clientTransferProhibited")),
         (["pendingTransfer", "clientDeleteProhibited"], ("clientDeleteProhibited", "pendingTransfer")),
         (["pendingCreate"], ("pendingCreate",)),
         (["pendingDelete", "clientTransferProhibited"], ("clientTransferProhibited", "pendingDelete")),
-        (["autoRenewPeriod", "renewPeriod", "transferPeriod"], ("autoRenewPeriod", "renewPeriod", "transferPeriod")),
+        (
+            ["autoRenewPeriod", "renewPeriod", "transferPeriod"],
+            ("autoRenewPeriod", "renewPeriod", "transferPeriod"),
+        ),
     ],
 )
 def test_normalize_statuses_accepts(raw: object, expected: tuple[str, ...]) -> None:
@@ -479,7 +501,7 @@ def test_normalize_statuses_accepts(raw: object, expected: tuple[str, ...]) -> N
         (["pendingRestore"], "statuses"),
         (["redemptionPeriod", "pendingRestore"], "statuses"),
         (["redemptionPeriod", "clientHold"], "statuses"),
-        (sorted(EPP_DOMAIN_STATUSES) + ["ok"], "statuses"),
+        ([*sorted(EPP_DOMAIN_STATUSES), "ok"], "statuses"),
     ],
 )
 def test_normalize_statuses_rejects(raw: object, field: str) -> None:
@@ -532,7 +554,9 @@ def test_validate_contact_minimal_and_empty_optionals() -> None:
     contact = validate_contact(minimal)
     assert contact.street == ()
     assert contact.org is contact.state is contact.postal_code is contact.phone is contact.fax is None
-    with_empties = dict(minimal, org="", state="  ", postal_code="", phone="", phone_ext="", fax=None, street=[])
+    with_empties: dict[str, object] = dict(
+        minimal, org="", state="  ", postal_code="", phone="", phone_ext="", fax=None, street=[]
+    )
     assert validate_contact(with_empties) == contact
     assert validate_contact(contact.to_json()) == contact
 
@@ -587,14 +611,15 @@ def test_validate_contact_rejects(changes: dict[str, object], field: str) -> Non
 
 def test_validate_contact_missing_required_keys() -> None:
     for key in ("name", "city", "country", "email"):
-        raw = {k: v for k, v in FULL_CONTACT.items() if k != key}
+        raw: dict[str, object] = {k: v for k, v in FULL_CONTACT.items() if k != key}
         with pytest.raises(ValidationError) as info:
             validate_contact(raw, "registrant")
         assert info.value.field == f"registrant.{key}"
 
 
 def test_validate_contact_rejects_non_mapping_and_odd_keys() -> None:
-    for raw in (None, [], "contact", 1):
+    not_objects: list[object] = [None, [], "contact", 1]
+    for raw in not_objects:
         with pytest.raises(ValidationError) as info:
             validate_contact(raw)  # type: ignore[arg-type]
         assert info.value.field == "contact"

@@ -1,0 +1,51 @@
+# domainpriv: `make run` and `make test` are the two commands a newcomer needs (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint typecheck unit bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, create or migrate the database, load the demo data, show what is there
+run: install
+	$(BIN)/domainpriv db upgrade
+	$(BIN)/domainpriv demo load
+	$(BIN)/domainpriv demo summary
+
+## test: install, then lint, type-check and run the whole suite (SQLite and PostgreSQL)
+test: install lint typecheck
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check domainpriv tests bench
+	$(BIN)/ruff format --check domainpriv tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/python -m pytest tests/unit tests/property
+
+## bench: the benchmarks of bench/ (minutes; results go to bench/RESULTS.md by hand)
+bench: install
+	$(BIN)/python bench/bench_import.py
+
+## lock: re-resolve the dependencies into requirements.lock
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet --editable '.[test]'
+	{ echo '# Exact versions for reproducible installs: `make lock` regenerates it (pip install -c requirements.lock).'; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^domainpriv'; } > requirements.lock
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Shared test helpers: database fixtures' plumbing and builders (Warehouse tests/common/db style)."""

@@ -1,0 +1,45 @@
+"""Import contracts from DESIGN.md: arrows run interfaces -> services -> store, pure modules do no I/O."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "domainpriv"
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("module", ["registration/validation.py", "registration/rules.py", "transfer/jsonl.py"])
+def test_pure_modules_touch_no_database(module: str) -> None:
+    bad = {n for n in imports_of(PACKAGE / module) if n.startswith(("sqlalchemy", "psycopg", "sqlite3"))}
+    bad |= {n for n in imports_of(PACKAGE / module) if n.startswith("domainpriv.store.") and n != "domainpriv.store"}
+    assert not bad
+
+
+def test_cli_never_reaches_into_models_or_sql() -> None:
+    imported = imports_of(PACKAGE / "cli.py")
+    assert not {n for n in imported if n.startswith("sqlalchemy")}
+    assert not {n for n in imported if n.startswith("domainpriv.store.") and n != "domainpriv.store.migrate"}
+
+
+def test_no_module_commits_outside_a_service() -> None:
+    """Only services (and the unit of work itself) may commit; CLI, import helpers and jobs never do."""
+    allowed = {"store/session.py", "registration/services.py", "transfer/importer.py", "audit.py"}
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if ".commit()" in p.read_text(encoding="utf-8") and str(p.relative_to(PACKAGE)) not in allowed
+    ]
+    assert offenders == []

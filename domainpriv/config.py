@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,7 +41,7 @@ class RegistrarSettings(_Section):
     iana_id: int = Field(gt=0)
     url: str
     whois_server: str
-    rdap_base_url: str
+    rdap_base_url: str = Field(pattern=r"^https?://.+/$")
     abuse_email: str
     abuse_phone: str
     terms_url: str
@@ -64,15 +64,38 @@ class ListenSettings(_Section):
     port: int = Field(ge=0, le=65535)
 
 
+class PublicationSettings(_Section):
+    email_mode: Literal["relay", "web_form"]
+    web_form_url: str
+    relay_secret: str = Field(min_length=16)
+    terms_of_use: str
+
+
+class WhoisSettings(ListenSettings):
+    max_query_bytes: int = Field(ge=64, le=65536)
+    read_timeout_seconds: float = Field(gt=0)
+    max_connections: int = Field(ge=1)
+    rate_per_second: float = Field(gt=0)
+    rate_burst: int = Field(ge=1)
+    shutdown_grace_seconds: float = Field(ge=0)
+
+
 class RdapSettings(ListenSettings):
-    base_url: str
+    base_url: str = Field(pattern=r"^https?://.+/$")
+    terms_url: str
+    help_url: str
+    rate_per_second: float = Field(gt=0)
+    rate_burst: int = Field(ge=1)
+    max_connections: int = Field(ge=1)
+    shutdown_grace_seconds: float = Field(ge=0)
 
 
 class Settings(_Section):
     database: DatabaseSettings
     registrar: RegistrarSettings
     privacy_service: PrivacyServiceSettings
-    whois: ListenSettings
+    publication: PublicationSettings
+    whois: WhoisSettings
     rdap: RdapSettings
     portal: ListenSettings
 

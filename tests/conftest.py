@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import Engine
 from support.databases import postgres_schema_url, sqlite_url
 
+from domainpriv.config import load_settings
+from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.store import UnitOfWork, make_engine
 from domainpriv.store.migrate import upgrade
 
@@ -54,3 +56,23 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def uow(engine: Engine, clock: FrozenClock) -> UnitOfWork:
     return UnitOfWork(engine, clock=clock)
+
+
+@pytest.fixture
+def demo_uow(uow: UnitOfWork) -> UnitOfWork:
+    """`uow` on a database holding the 60-domain demo data set (seed 1)."""
+    import orjson
+
+    from domainpriv import demo
+    from domainpriv.audit import Actor
+    from domainpriv.transfer import import_registrations
+
+    lines = (orjson.dumps(r) for r in demo.demo_records(60, 1))
+    import_registrations(uow, actor=Actor("cli", "tests"), lines=lines, reason="demo for tests")
+    return uow
+
+
+@pytest.fixture
+def demo_source(demo_uow: UnitOfWork) -> DatabaseSource:
+    """The public record source the servers use, on the demo data."""
+    return DatabaseSource(demo_uow, publication_policy(load_settings(environ={})))

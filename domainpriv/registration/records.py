@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from domainpriv.registration.validation import ContactData, u_label
-from domainpriv.store import Account, Contact, Domain, PrivacyMode
+from domainpriv.vocabulary import ConsentPurpose, PrivacyMode
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -28,17 +28,6 @@ class AccountRecord:
     name: str
     email: str
     created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Account) -> AccountRecord:
-        return cls(
-            row.handle,
-            row.kind.value,
-            row.parent.handle if row.parent else None,
-            row.name,
-            row.email,
-            row.created_at,
-        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,10 +48,6 @@ class ContactRecord:
     verified_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Contact) -> ContactRecord:
-        return cls(row.handle, row.account.handle, contact_data(row), row.verified_at, row.created_at, row.updated_at)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +74,7 @@ class DomainRecord:
     name: str  # lowercase A-label
     account: str
     reseller: str | None
+    reseller_name: str | None
     registry_domain_id: str
     created_at: datetime
     expires_at: datetime
@@ -99,36 +85,11 @@ class DomainRecord:
     relay_alias: str | None
     contacts: Mapping[str, ContactRecord | None]  # registrant, admin, tech, billing
     nameservers: tuple[NameserverRecord, ...]
+    consents: frozenset[ConsentPurpose]  # the account's consents in force
 
     @property
     def u_label(self) -> str:
         return u_label(self.name)
-
-    @classmethod
-    def from_row(cls, row: Domain) -> DomainRecord:
-        def rec(c: Contact | None) -> ContactRecord | None:
-            return None if c is None else ContactRecord.from_row(c)
-
-        return cls(
-            name=row.name,
-            account=row.account.handle,
-            reseller=row.account.parent.handle if row.account.parent else None,
-            registry_domain_id=row.registry_domain_id,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            updated_at=row.updated_at,
-            statuses=tuple(row.statuses.split()),
-            dnssec=row.dnssec,
-            privacy_mode=row.privacy_mode,
-            relay_alias=row.relay_alias,
-            contacts={
-                "registrant": rec(row.registrant),
-                "admin": rec(row.admin),
-                "tech": rec(row.tech),
-                "billing": rec(row.billing),
-            },
-            nameservers=tuple(NameserverRecord(ns.host, tuple(ns.addresses.split())) for ns in row.nameservers),
-        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +97,7 @@ class DomainRecord:
             "unicode_name": self.u_label,
             "account": self.account,
             "reseller": self.reseller,
+            "reseller_name": self.reseller_name,
             "registry_domain_id": self.registry_domain_id,
             "created_at": iso(self.created_at),
             "expires_at": iso(self.expires_at),
@@ -146,43 +108,5 @@ class DomainRecord:
             "relay_alias": self.relay_alias,
             "contacts": {role: (c.to_json() if c else None) for role, c in self.contacts.items()},
             "nameservers": [ns.to_json() for ns in self.nameservers],
+            "consents": sorted(c.value for c in self.consents),
         }
-
-
-def contact_data(row: Contact) -> ContactData:
-    street = tuple(s for s in (row.street1, row.street2, row.street3) if s is not None)
-    return ContactData(
-        row.name,
-        row.org,
-        street,
-        row.city,
-        row.state,
-        row.postal_code,
-        row.country,
-        row.phone,
-        row.phone_ext,
-        row.fax,
-        row.fax_ext,
-        row.email,
-    )
-
-
-def contact_columns(data: ContactData) -> dict[str, Any]:
-    """The Contact column values for `data` (street lines spread over street1..3)."""
-    street = [*data.street, None, None, None][:3]
-    return {
-        "name": data.name,
-        "org": data.org,
-        "street1": street[0],
-        "street2": street[1],
-        "street3": street[2],
-        "city": data.city,
-        "state": data.state,
-        "postal_code": data.postal_code,
-        "country": data.country,
-        "phone": data.phone,
-        "phone_ext": data.phone_ext,
-        "fax": data.fax,
-        "fax_ext": data.fax_ext,
-        "email": data.email,
-    }

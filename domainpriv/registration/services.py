@@ -26,11 +26,13 @@ from domainpriv.registration.errors import (
     DomainNotFound,
     ValidationError,
 )
-from domainpriv.registration.records import (
-    AccountRecord,
-    ContactRecord,
-    DomainRecord,
+from domainpriv.registration.records import AccountRecord, ContactRecord, DomainRecord
+from domainpriv.registration.rows import (
+    account_record,
+    consents_in_force,
     contact_columns,
+    contact_record,
+    domain_record,
 )
 from domainpriv.registration.validation import (
     ContactData,
@@ -60,6 +62,7 @@ __all__ = [
     "create_account",
     "create_contact",
     "create_domain",
+    "find_domain",
     "get_domain",
     "record_consent",
     "set_domain_contact",
@@ -99,7 +102,7 @@ def create_account(
         row = Account(handle=handle, kind=kind, name=name, email=email, parent=parent_row, created_at=now)
         s.add(row)
         s.flush()  # flush: the snapshot reads the parent relationship
-        record = AccountRecord.from_row(row)
+        record = account_record(row)
         record_event(
             s,
             now=now,
@@ -159,17 +162,6 @@ def record_consent(
         uow.commit()
 
 
-def has_consent(session: Session, account_id: int, purpose: ConsentPurpose) -> bool:
-    """Whether the newest consent record of `purpose` for the account is a grant."""
-    granted = session.scalar(
-        select(Consent.granted)
-        .where(Consent.account_id == account_id, Consent.purpose == purpose)
-        .order_by(Consent.id.desc())
-        .limit(1)
-    )
-    return bool(granted)
-
-
 # -- contacts --------------------------------------------------------------------------------------------------
 
 
@@ -208,7 +200,7 @@ def update_contact(uow: UnitOfWork, *, actor: Actor, handle: str, data: ContactD
         now = uow.clock()
         s = uow.session
         row = _contact(s, handle)
-        before = ContactRecord.from_row(row)
+        before = contact_record(row)
         for key, value in contact_columns(data).items():
             setattr(row, key, value)
         if data.email != before.data.email:
@@ -288,7 +280,7 @@ def create_domain(
         )
         s.add(row)
         s.flush()  # flush: the snapshot reads relationships of the new row
-        record = DomainRecord.from_row(row)
+        record = domain_record(s, row)
         record_event(
             s,
             now=now,
@@ -303,11 +295,19 @@ def create_domain(
     return record
 
 
+def find_domain(uow: UnitOfWork, *, a_label: str) -> DomainRecord | None:
+    """The stored record of an already normalised name, or None: the read path of the public servers, which
+    answer "not found" without raising."""
+    with uow.reading() as r:
+        row = _domain_row(r.session, a_label)
+        return None if row is None else domain_record(r.session, row)
+
+
 def get_domain(uow: UnitOfWork, *, name: str) -> DomainRecord:
     """The stored record (staff view). Raises ValidationError, DomainNotFound."""
     a_label = normalize_domain_name(name, "name")
     with uow.reading() as r:
-        return DomainRecord.from_row(_domain(r.session, a_label))
+        return domain_record(r.session, _domain(r.session, a_label))
 
 
 def set_domain_contact(
@@ -324,11 +324,11 @@ def set_domain_contact(
         now = uow.clock()
         s = uow.session
         row = _domain(s, a_label)
-        before = DomainRecord.from_row(row)
+        before = domain_record(s, row)
         setattr(row, role, _usable_contact(s, contact, row.account) if contact else None)
         row.updated_at = now
         s.flush()  # flush: the snapshot reads the new relationship
-        after = DomainRecord.from_row(row)
+        after = domain_record(s, row)
         record_event(
             s,
             now=now,
@@ -360,13 +360,13 @@ def set_nameservers(
         now = uow.clock()
         s = uow.session
         row = _domain(s, a_label)
-        before = DomainRecord.from_row(row)
+        before = domain_record(s, row)
         row.nameservers.clear()
         s.flush()  # flush: delete the old rows before inserting ones with the same (domain, host)
         row.nameservers.extend(Nameserver(position=i, host=h, addresses=" ".join(a)) for i, (h, a) in enumerate(ns))
         row.updated_at = now
         s.flush()  # flush: the snapshot reads the new rows
-        after = DomainRecord.from_row(row)
+        after = domain_record(s, row)
         record_event(
             s,
             now=now,
@@ -397,7 +397,7 @@ def set_privacy_mode(
         if new_mode is PrivacyMode.PUBLIC:
             _require_publish_consent(s, row.account)
         _write_privacy_mode(s, row, new_mode, now=now, actor=actor, reason=reason)
-        record = DomainRecord.from_row(row)
+        record = domain_record(s, row)
         uow.commit()
     return record
 
@@ -462,8 +462,15 @@ def _contact(s: Session, handle: str) -> Contact:
 
 
 def _domain(s: Session, a_label: str) -> Domain:
+    row = _domain_row(s, a_label)
+    if row is None:
+        raise DomainNotFound(a_label)
+    return row
+
+
+def _domain_row(s: Session, a_label: str) -> Domain | None:
     contacts = (Domain.registrant, Domain.admin, Domain.tech, Domain.billing)
-    row = s.scalar(
+    return s.scalar(
         select(Domain)
         .where(Domain.name == a_label)
         .options(
@@ -472,9 +479,6 @@ def _domain(s: Session, a_label: str) -> Domain:
             selectinload(Domain.nameservers),
         )
     )
-    if row is None:
-        raise DomainNotFound(a_label)
-    return row
 
 
 def _usable_contact(s: Session, handle: str, owner: Account) -> Contact:
@@ -490,7 +494,7 @@ def _usable_contact(s: Session, handle: str, owner: Account) -> Contact:
 
 
 def _require_publish_consent(s: Session, owner: Account) -> None:
-    if not has_consent(s, owner.id, ConsentPurpose.PUBLISH_CONTACT_DATA):
+    if ConsentPurpose.PUBLISH_CONTACT_DATA not in consents_in_force(s, owner.id):
         raise ConsentMissing(owner.handle, ConsentPurpose.PUBLISH_CONTACT_DATA.value)
 
 

@@ -1,17 +1,11 @@
 """Persistence: SQLAlchemy models, the engine, the unit of work and the Alembic migrations."""
 
-from domainpriv.store.accounts import Account, AccountKind, Consent, ConsentPurpose
+from domainpriv.store.accounts import Account, Consent
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
-from domainpriv.store.registration import (
-    CONTACT_ROLES,
-    Contact,
-    Domain,
-    Nameserver,
-    PrivacyMode,
-    PrivacyServiceIdentity,
-)
+from domainpriv.store.registration import Contact, Domain, Nameserver, PrivacyServiceIdentity
 from domainpriv.store.session import UnitOfWork, make_engine, session_factory
+from domainpriv.vocabulary import CONTACT_ROLES, AccountKind, ConsentPurpose, PrivacyMode
 
 __all__ = [
     "CONTACT_ROLES",

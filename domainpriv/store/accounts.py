@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domainpriv.store.base import Base, UTCDateTime
-
-
-class AccountKind(enum.StrEnum):
-    CUSTOMER = "customer"
-    RESELLER = "reseller"
-    STAFF = "staff"
-
-
-class ConsentPurpose(enum.StrEnum):
-    """What a customer may agree to; each purpose is recorded separately and can be withdrawn."""
-
-    PUBLISH_CONTACT_DATA = "publish_contact_data"  # full data in WHOIS/RDAP (privacy mode `public`)
-    PUBLISH_ORGANIZATION = "publish_organization"  # Registrant Organization shown even when redacted
-    MARKETING = "marketing"
+from domainpriv.vocabulary import AccountKind, ConsentPurpose
 
 
 class Account(Base):

@@ -8,7 +8,6 @@ instead of 5,000,000. Each role column is indexed for "which domains use this co
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
@@ -16,15 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domainpriv.store.accounts import Account
 from domainpriv.store.base import Base, UTCDateTime
-
-
-class PrivacyMode(enum.StrEnum):
-    PROXY = "proxy"  # the privacy service's identity and a relay address replace the customer's
-    REDACTED = "redacted"  # Registration Data Policy redaction
-    PUBLIC = "public"  # full data; needs recorded consent
-
-
-CONTACT_ROLES = ("registrant", "admin", "tech", "billing")
+from domainpriv.vocabulary import PrivacyMode
 
 
 class Contact(Base):

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from support.databases import postgres_schema_url, sqlite_url
 
 from domainpriv.config import load_settings
 from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.store import UnitOfWork, make_engine
 from domainpriv.store.migrate import upgrade
+from support.databases import postgres_schema_url, sqlite_url
 
 
 class FrozenClock:

@@ -255,6 +255,29 @@ def normalize_country(value: object, field: str = "country") -> str:
 _MAX_EMAIL_LENGTH: Final = 254
 
 
+# The common case, a plain ASCII dot-atom address on an ordinary domain, answered without email_validator
+# (about 20 times faster; a bulk import validates hundreds of thousands). Anything unusual -- quoting, non-ASCII,
+# "--" labels, numeric TLDs, special-use domains, long local parts -- falls through to email_validator, and a
+# property test checks the two agree on every input the fast path accepts.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_EMAIL_RE: Final = re.compile(rf"({_ATEXT}(?:\.{_ATEXT})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
+_SPECIAL_USE_SUFFIXES: Final = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+def _plain_ascii_email(text: str) -> str | None:
+    match = _PLAIN_EMAIL_RE.fullmatch(text)
+    if match is None:
+        return None
+    local, domain = match.group(1), match.group(2).lower()
+    if len(local) > 64 or len(domain) > 253 or "--" in domain:
+        return None
+    last = domain.rsplit(".", 1)[-1]
+    if any(domain == s or domain.endswith("." + s) or last == s for s in _SPECIAL_USE_SUFFIXES):
+        return None
+    return f"{local}@{domain}"
+
+
 def normalize_email(value: object, field: str = "email") -> str:
     """Return the normalized form of an e-mail address (syntax only, no DNS look-up).
 
@@ -264,6 +287,9 @@ def normalize_email(value: object, field: str = "email") -> str:
     text = _require_str(value, field)
     if len(text) > _MAX_EMAIL_LENGTH:
         raise ValidationError(field, f"is longer than {_MAX_EMAIL_LENGTH} characters")
+    fast = _plain_ascii_email(text)
+    if fast is not None:
+        return fast
     try:
         result = email_validator.validate_email(text, check_deliverability=False)
     except email_validator.EmailNotValidError:

@@ -23,26 +23,74 @@ from domainpriv.audit import Actor, record_event
 from domainpriv.errors import DomainprivError
 from domainpriv.registration import rules
 from domainpriv.registration.errors import ValidationError
-from domainpriv.store import Account, AccountKind, Consent, ConsentPurpose, Contact, Domain, PrivacyMode, UnitOfWork
+from domainpriv.store import (
+    Account,
+    AccountKind,
+    Consent,
+    ConsentPurpose,
+    Contact,
+    Domain,
+    PrivacyMode,
+    UnitOfWork,
+)
 from domainpriv.transfer import jsonl
 from domainpriv.transfer.errors import ImportRejected
-from domainpriv.transfer.writers import Row, RowWriter, writer_for
+from domainpriv.transfer.writers import DBAPI_INTEGRITY_ERRORS, Row, RowWriter, writer_for
 
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (IntegrityError, *DBAPI_INTEGRITY_ERRORS)
 BATCH_ROWS = 5000
 MAX_LINE_BYTES = 1 << 20  # one domain line is ~1 KiB; a megabyte is a broken file, not a record
 
 ACCOUNT_COLUMNS = ("id", "handle", "kind", "parent_id", "name", "email", "created_at")
 CONSENT_COLUMNS = ("id", "account_id", "purpose", "granted", "recorded_at", "source")
-CONTACT_COLUMNS = ("id", "handle", "account_id", "name", "org", "street1", "street2", "street3", "city", "state",
-                   "postal_code", "country", "phone", "phone_ext", "fax", "fax_ext", "email", "verified_at",
-                   "created_at", "updated_at")
-DOMAIN_COLUMNS = ("id", "name", "account_id", "registry_domain_id", "created_at", "expires_at", "updated_at",
-                  "statuses", "dnssec", "privacy_mode", "relay_alias", "registrant_id", "admin_id", "tech_id",
-                  "billing_id")
+CONTACT_COLUMNS = (
+    "id",
+    "handle",
+    "account_id",
+    "name",
+    "org",
+    "street1",
+    "street2",
+    "street3",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "phone",
+    "phone_ext",
+    "fax",
+    "fax_ext",
+    "email",
+    "verified_at",
+    "created_at",
+    "updated_at",
+)
+DOMAIN_COLUMNS = (
+    "id",
+    "name",
+    "account_id",
+    "registry_domain_id",
+    "created_at",
+    "expires_at",
+    "updated_at",
+    "statuses",
+    "dnssec",
+    "privacy_mode",
+    "relay_alias",
+    "registrant_id",
+    "admin_id",
+    "tech_id",
+    "billing_id",
+)
 NAMESERVER_COLUMNS = ("id", "domain_id", "position", "host", "addresses")
 # Insert order within a batch: every row's foreign keys point to rows written before it.
-TABLES = (("account", ACCOUNT_COLUMNS), ("consent", CONSENT_COLUMNS), ("contact", CONTACT_COLUMNS),
-          ("domain", DOMAIN_COLUMNS), ("nameserver", NAMESERVER_COLUMNS))
+TABLES = (
+    ("account", ACCOUNT_COLUMNS),
+    ("consent", CONSENT_COLUMNS),
+    ("contact", CONTACT_COLUMNS),
+    ("domain", DOMAIN_COLUMNS),
+    ("nameserver", NAMESERVER_COLUMNS),
+)
 
 
 @dataclass
@@ -115,11 +163,25 @@ def import_registrations(
         if progress is not None:
             progress(run.take_bytes())
         stats = run.stats
-        record_event(uow.session, now=now, actor=actor, action="registration:import:run", object_type="import",
-                     object_key=stats.sha256, reason=reason,
-                     details={"source": source_name, "lines": stats.lines, "accounts": stats.accounts,
-                              "consents": stats.consents, "contacts": stats.contacts, "domains": stats.domains,
-                              "nameservers": stats.nameservers, "sha256": stats.sha256})
+        record_event(
+            uow.session,
+            now=now,
+            actor=actor,
+            action="registration:import:run",
+            object_type="import",
+            object_key=stats.sha256,
+            reason=reason,
+            details={
+                "source": source_name,
+                "lines": stats.lines,
+                "accounts": stats.accounts,
+                "consents": stats.consents,
+                "contacts": stats.contacts,
+                "domains": stats.domains,
+                "nameservers": stats.nameservers,
+                "sha256": stats.sha256,
+            },
+        )
         uow.commit()
     return stats
 
@@ -178,8 +240,11 @@ class _Import:
         kind = obj.get("type")
         if not self.seen_header:
             if kind != "header":
-                raise ValidationError("type", "the first line must be the header "
-                                      f'{{"type": "header", "format": "{jsonl.FORMAT}", "version": {jsonl.VERSION}}}')
+                raise ValidationError(
+                    "type",
+                    "the first line must be the header "
+                    f'{{"type": "header", "format": "{jsonl.FORMAT}", "version": {jsonl.VERSION}}}',
+                )
             jsonl.parse_header(obj)
             self.seen_header = True
         elif kind == "domain":
@@ -212,16 +277,18 @@ class _Import:
         rules.check_hierarchy(a.kind, parent.kind if parent else None)
         ref = _AccountRef(self.ids.next("account"), a.kind, parent.id if parent else None, False)
         self.accounts[a.handle] = ref
-        self.batch.add("account", (ref.id, a.handle, a.kind.value, ref.parent_id, a.name, a.email, a.created_at),
-                       line_no)
+        self.batch.add(
+            "account", (ref.id, a.handle, a.kind.value, ref.parent_id, a.name, a.email, a.created_at), line_no
+        )
         self.stats.accounts += 1
 
     def _consent(self, c: jsonl.ConsentLine, line_no: int) -> None:
         ref = self._require_account(c.account, "account")
         if c.purpose is ConsentPurpose.PUBLISH_CONTACT_DATA:
             ref.publish_consent = c.granted
-        self.batch.add("consent", (self.ids.next("consent"), ref.id, c.purpose.value, c.granted, c.recorded_at,
-                                   c.source), line_no)
+        self.batch.add(
+            "consent", (self.ids.next("consent"), ref.id, c.purpose.value, c.granted, c.recorded_at, c.source), line_no
+        )
         self.stats.consents += 1
 
     def _contact(self, c: jsonl.ContactLine, line_no: int) -> None:
@@ -232,9 +299,32 @@ class _Import:
         self.contacts[c.handle] = (cid, owner.id)
         d = c.data
         street = (*d.street, None, None, None)
-        self.batch.add("contact", (cid, c.handle, owner.id, d.name, d.org, street[0], street[1], street[2], d.city,
-                                   d.state, d.postal_code, d.country, d.phone, d.phone_ext, d.fax, d.fax_ext,
-                                   d.email, c.verified_at, c.created_at, c.updated_at), line_no)
+        self.batch.add(
+            "contact",
+            (
+                cid,
+                c.handle,
+                owner.id,
+                d.name,
+                d.org,
+                street[0],
+                street[1],
+                street[2],
+                d.city,
+                d.state,
+                d.postal_code,
+                d.country,
+                d.phone,
+                d.phone_ext,
+                d.fax,
+                d.fax_ext,
+                d.email,
+                c.verified_at,
+                c.created_at,
+                c.updated_at,
+            ),
+            line_no,
+        )
         self.stats.contacts += 1
 
     def _domain(self, d: jsonl.DomainLine, line_no: int) -> None:
@@ -249,19 +339,40 @@ class _Import:
             found = self._find_contact(handle)
             if found is None:
                 raise ValidationError(f"contacts.{role}", f"contact {handle} not found (define it on an earlier line)")
-            rules.check_contact_owner(contact_handle=handle, contact_account_id=found[1], owner_id=owner.id,
-                                      owner_handle=d.account, owner_parent_id=owner.parent_id)
+            rules.check_contact_owner(
+                contact_handle=handle,
+                contact_account_id=found[1],
+                owner_id=owner.id,
+                owner_handle=d.account,
+                owner_parent_id=owner.parent_id,
+            )
             contact_ids.append(found[0])
         if d.privacy_mode is PrivacyMode.PUBLIC and not owner.publish_consent:
             raise ValidationError("privacy_mode", f"public needs account {d.account}'s recorded consent to publish")
         did = self.ids.next("domain")
         self.domain_names.add(d.name)
-        self.batch.add("domain", (did, d.name, owner.id, d.registry_domain_id, d.created_at, d.expires_at,
-                                  d.updated_at, " ".join(d.statuses), d.dnssec, d.privacy_mode.value, d.relay_alias,
-                                  *contact_ids), line_no)
+        self.batch.add(
+            "domain",
+            (
+                did,
+                d.name,
+                owner.id,
+                d.registry_domain_id,
+                d.created_at,
+                d.expires_at,
+                d.updated_at,
+                " ".join(d.statuses),
+                d.dnssec,
+                d.privacy_mode.value,
+                d.relay_alias,
+                *contact_ids,
+            ),
+            line_no,
+        )
         for position, (host, addresses) in enumerate(d.nameservers):
-            self.batch.add("nameserver", (self.ids.next("nameserver"), did, position, host, " ".join(addresses)),
-                           line_no)
+            self.batch.add(
+                "nameserver", (self.ids.next("nameserver"), did, position, host, " ".join(addresses)), line_no
+            )
         self.stats.domains += 1
         self.stats.nameservers += len(d.nameservers)
 
@@ -271,12 +382,15 @@ class _Import:
         ref = self.accounts.get(handle)
         if ref is None and self.stored_accounts:
             row = self.session.execute(
-                select(Account.id, Account.kind, Account.parent_id).where(Account.handle == handle)).first()
+                select(Account.id, Account.kind, Account.parent_id).where(Account.handle == handle)
+            ).first()
             if row is not None:
                 consent = self.session.scalar(
-                    select(Consent.granted).where(Consent.account_id == row.id,
-                                                  Consent.purpose == ConsentPurpose.PUBLISH_CONTACT_DATA)
-                    .order_by(Consent.id.desc()).limit(1))
+                    select(Consent.granted)
+                    .where(Consent.account_id == row.id, Consent.purpose == ConsentPurpose.PUBLISH_CONTACT_DATA)
+                    .order_by(Consent.id.desc())
+                    .limit(1)
+                )
                 ref = _AccountRef(row.id, row.kind, row.parent_id, bool(consent))
                 self.accounts[handle] = ref
         return ref
@@ -307,7 +421,7 @@ class _Import:
             with self.session.begin_nested():
                 for table, columns in TABLES:
                     self.writer.write(table, columns, batch.rows[table])
-        except IntegrityError:
+        except INTEGRITY_ERRORS:
             raise self._explain_conflict(batch, names) from None
 
     def _explain_conflict(self, batch: _Batch, names: set[str]) -> ImportRejected:

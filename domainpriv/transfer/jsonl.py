@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from domainpriv.registration import rules
@@ -93,8 +94,11 @@ def parse_header(obj: Mapping[str, Any]) -> None:
 
 
 def parse_account(obj: Mapping[str, Any]) -> AccountLine:
-    _keys(obj, {"type", "handle", "kind", "parent", "name", "email", "created_at"},
-          {"type", "handle", "kind", "name", "email", "created_at"})
+    _keys(
+        obj,
+        {"type", "handle", "kind", "parent", "name", "email", "created_at"},
+        {"type", "handle", "kind", "name", "email", "created_at"},
+    )
     parent = obj.get("parent")
     return AccountLine(
         handle=rules.normalize_account_handle(obj["handle"], "handle"),
@@ -107,8 +111,11 @@ def parse_account(obj: Mapping[str, Any]) -> AccountLine:
 
 
 def parse_consent(obj: Mapping[str, Any]) -> ConsentLine:
-    _keys(obj, {"type", "account", "purpose", "granted", "recorded_at", "source"},
-          {"type", "account", "purpose", "granted", "recorded_at", "source"})
+    _keys(
+        obj,
+        {"type", "account", "purpose", "granted", "recorded_at", "source"},
+        {"type", "account", "purpose", "granted", "recorded_at", "source"},
+    )
     try:
         purpose = ConsentPurpose(obj["purpose"])
     except ValueError:
@@ -138,9 +145,25 @@ def parse_contact(obj: Mapping[str, Any], now: datetime) -> ContactLine:
 
 
 def parse_domain(obj: Mapping[str, Any]) -> DomainLine:
-    _keys(obj, {"type", "name", "account", "registry_domain_id", "created_at", "expires_at", "updated_at",
-                "statuses", "dnssec", "privacy_mode", "relay_alias", "contacts", "nameservers"},
-          {"type", "name", "account", "created_at", "expires_at", "contacts"})
+    _keys(
+        obj,
+        {
+            "type",
+            "name",
+            "account",
+            "registry_domain_id",
+            "created_at",
+            "expires_at",
+            "updated_at",
+            "statuses",
+            "dnssec",
+            "privacy_mode",
+            "relay_alias",
+            "contacts",
+            "nameservers",
+        },
+        {"type", "name", "account", "created_at", "expires_at", "contacts"},
+    )
     name = normalize_domain_name(obj["name"], "name")
     created = parse_time(obj["created_at"], "created_at")
     roid = obj.get("registry_domain_id")
@@ -174,26 +197,54 @@ def parse_time(value: object, field: str) -> datetime:
 
 
 def format_account(a: AccountLine) -> dict[str, Any]:
-    return {"type": "account", "handle": a.handle, "kind": a.kind.value, "parent": a.parent, "name": a.name,
-            "email": a.email, "created_at": iso(a.created_at)}
+    return {
+        "type": "account",
+        "handle": a.handle,
+        "kind": a.kind.value,
+        "parent": a.parent,
+        "name": a.name,
+        "email": a.email,
+        "created_at": iso(a.created_at),
+    }
 
 
 def format_consent(c: ConsentLine) -> dict[str, Any]:
-    return {"type": "consent", "account": c.account, "purpose": c.purpose.value, "granted": c.granted,
-            "recorded_at": iso(c.recorded_at), "source": c.source}
+    return {
+        "type": "consent",
+        "account": c.account,
+        "purpose": c.purpose.value,
+        "granted": c.granted,
+        "recorded_at": iso(c.recorded_at),
+        "source": c.source,
+    }
 
 
 def format_contact(c: ContactLine) -> dict[str, Any]:
-    return {"type": "contact", "handle": c.handle, "account": c.account, **c.data.to_json(),
-            "verified_at": iso(c.verified_at), "created_at": iso(c.created_at), "updated_at": iso(c.updated_at)}
+    return {
+        "type": "contact",
+        "handle": c.handle,
+        "account": c.account,
+        **c.data.to_json(),
+        "verified_at": iso(c.verified_at),
+        "created_at": iso(c.created_at),
+        "updated_at": iso(c.updated_at),
+    }
 
 
 def format_domain(d: DomainLine) -> dict[str, Any]:
     return {
-        "type": "domain", "name": d.name, "account": d.account, "registry_domain_id": d.registry_domain_id,
-        "created_at": iso(d.created_at), "expires_at": iso(d.expires_at), "updated_at": iso(d.updated_at),
-        "statuses": list(d.statuses), "dnssec": d.dnssec, "privacy_mode": d.privacy_mode.value,
-        "relay_alias": d.relay_alias, "contacts": d.contacts,
+        "type": "domain",
+        "name": d.name,
+        "account": d.account,
+        "registry_domain_id": d.registry_domain_id,
+        "created_at": iso(d.created_at),
+        "expires_at": iso(d.expires_at),
+        "updated_at": iso(d.updated_at),
+        "statuses": list(d.statuses),
+        "dnssec": d.dnssec,
+        "privacy_mode": d.privacy_mode.value,
+        "relay_alias": d.relay_alias,
+        "contacts": d.contacts,
         "nameservers": [{"host": h, "addresses": list(a)} for h, a in d.nameservers],
     }
 
@@ -243,11 +294,46 @@ def _nameservers(value: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
         addresses = ns.get("addresses", [])
         if not isinstance(addresses, list):
             raise ValidationError(f"{field}.addresses", "must be a list")
-        host = normalize_host_name(ns["host"], f"{field}.host")
+        host = _host(ns["host"], field)
         if any(host == h for h, _ in out):
             raise ValidationError(f"{field}.host", f"name server {host} is listed twice")
-        out.append((host, tuple(normalize_ip_address(a, f"{field}.addresses[{j}]") for j, a in enumerate(addresses))))
+        out.append((host, tuple(_address(a, field, j) for j, a in enumerate(addresses))))
     return tuple(out)
+
+
+# Name-server hosts and their glue addresses repeat across many domains (a hosting company's ns1/ns2), so the
+# validated forms are cached, bounded (LRU). Only valid strings are cached: the normalizers are pure functions of
+# the value (the field name only appears in the error), and anything the cached call rejects is validated again
+# with its real field name, so errors are exactly those of the uncached call.
+_NS_CACHE_SIZE = 1 << 16
+
+
+@lru_cache(maxsize=_NS_CACHE_SIZE)
+def _host_cached(value: str) -> str:
+    return normalize_host_name(value, "host")
+
+
+@lru_cache(maxsize=_NS_CACHE_SIZE)
+def _address_cached(value: str) -> str:
+    return normalize_ip_address(value, "address")
+
+
+def _host(value: object, field: str) -> str:
+    if type(value) is str:
+        try:
+            return _host_cached(value)
+        except ValidationError:
+            pass
+    return normalize_host_name(value, f"{field}.host")
+
+
+def _address(value: object, field: str, j: int) -> str:
+    if type(value) is str:
+        try:
+            return _address_cached(value)
+        except ValidationError:
+            pass
+    return normalize_ip_address(value, f"{field}.addresses[{j}]")
 
 
 def _bool(value: object, field: str) -> bool:

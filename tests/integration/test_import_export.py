@@ -9,8 +9,6 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Engine, select
-from support.builders import make_domain
-from support.counting import table_counts
 
 from domainpriv import demo
 from domainpriv.audit import Actor, verify_chain
@@ -18,6 +16,8 @@ from domainpriv.registration import services
 from domainpriv.store import AuditEvent, PrivacyMode, UnitOfWork, make_engine
 from domainpriv.store.migrate import upgrade
 from domainpriv.transfer import ImportRejected, export_registrations, import_registrations
+from support.builders import make_domain
+from support.counting import table_counts
 
 ACTOR = Actor("cli", "tester")
 

@@ -6,15 +6,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from support.builders import (
-    ACTOR,
-    contact_fields,
-    grant_publish_consent,
-    make_account,
-    make_contact,
-    make_domain,
-)
-from support.counting import table_counts
 
 from domainpriv.audit import verify_chain
 from domainpriv.registration import services
@@ -30,6 +21,15 @@ from domainpriv.registration.errors import (
 )
 from domainpriv.registration.validation import validate_contact
 from domainpriv.store import AccountKind, AuditEvent, PrivacyMode, UnitOfWork
+from support.builders import (
+    ACTOR,
+    contact_fields,
+    grant_publish_consent,
+    make_account,
+    make_contact,
+    make_domain,
+)
+from support.counting import table_counts
 
 
 def audit_events(uow: UnitOfWork) -> list[AuditEvent]:

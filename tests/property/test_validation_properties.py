@@ -268,3 +268,38 @@ def test_contact_fields_are_normalized(raw: dict[str, object]) -> None:
     assert len(contact.street) <= 3
     for value in (contact.org, contact.state, contact.postal_code, contact.phone, contact.fax):
         assert value is None or (value != "" and value == value.strip())
+
+
+# -- the e-mail fast path agrees with email_validator -----------------------------------------------------------
+
+_EMAIL_CHARS = "abcXYZ019.+-_!#$%&'*/=?^`{|}~@\"() "
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_EMAIL_CHARS, min_size=1, max_size=80),
+        st.builds(
+            lambda local, labels, tld: f"{local}@{'.'.join(labels)}.{tld}",
+            st.text(alphabet="abcXYZ019.+-_!#$%&'*/=?^`{|}~", min_size=1, max_size=70),
+            st.lists(st.text(alphabet="abcXYZ019-", min_size=1, max_size=64), min_size=1, max_size=3),
+            st.one_of(
+                st.sampled_from(["com", "example", "test", "local", "onion", "arpa", "Org", "x1"]),
+                st.text(alphabet="abcxyz0", min_size=1, max_size=6),
+            ),
+        ),
+    )
+)
+def test_email_fast_path_agrees_with_email_validator(text: str) -> None:
+    import email_validator
+
+    from domainpriv.registration.validation import _plain_ascii_email
+
+    fast = _plain_ascii_email(text)
+    if fast is None:
+        return
+    try:
+        expected = email_validator.validate_email(text, check_deliverability=False).normalized
+    except email_validator.EmailNotValidError:
+        raise AssertionError(f"fast path accepted what email_validator rejects: {text!r}") from None
+    assert fast == expected

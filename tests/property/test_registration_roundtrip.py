@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.builders import make_account
 
 from domainpriv.audit import Actor
 from domainpriv.registration import services
@@ -17,6 +16,7 @@ from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.validation import ContactData, validate_contact
 from domainpriv.store import UnitOfWork
 from domainpriv.transfer import export_registrations, import_registrations
+from support.builders import make_account
 
 ACTOR = Actor("staff", "property")
 _handles = itertools.count(1)

@@ -14,11 +14,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-## run: install, create or migrate the database, load the demo data, show what is there
+## run: install, create or migrate the database, load the demo data, show it, then serve WHOIS and RDAP
 run: install
 	$(BIN)/domainpriv db upgrade
 	$(BIN)/domainpriv demo load
 	$(BIN)/domainpriv demo summary
+	$(BIN)/domainpriv serve
 
 ## test: install, then lint, type-check and run the whole suite (SQLite and PostgreSQL)
 test: install lint typecheck

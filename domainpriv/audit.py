@@ -31,6 +31,7 @@ from domainpriv.errors import DomainprivError
 from domainpriv.store.audit import AuditEvent
 
 GENESIS_HASH = "0" * 64
+CHANGE_CHANNEL = "domainpriv_change"
 _PG_AUDIT_LOCK_KEY = 0x646F6D70  # "domp": one advisory lock id for the chain head
 
 
@@ -84,6 +85,9 @@ def record_event(
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK_KEY})
+        # Every change is audited, so this one NOTIFY (delivered at commit) tells every daemon's record cache
+        # that something changed (rdds/cache.py).
+        session.execute(text("SELECT pg_notify(:channel, :what)"), {"channel": CHANGE_CHANNEL, "what": object_type})
     head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     event = AuditEvent(

@@ -32,6 +32,7 @@ from domainpriv import audit, demo, summary
 from domainpriv.audit import Actor
 from domainpriv.config import Settings, load_settings
 from domainpriv.errors import DomainprivError
+from domainpriv.rdds import DatabaseSource, RecordSource, publication_policy
 from domainpriv.registration import services as registration
 from domainpriv.store import UnitOfWork, make_engine
 from domainpriv.store.migrate import upgrade as migrate_upgrade
@@ -304,6 +305,60 @@ def privacy_set(
         _uow(_settings(config)), actor=_actor(), domain=name, mode=mode, reason=reason
     )
     out.print(f"{record.name}: privacy mode is now {record.privacy_mode.value}")
+
+
+# -- public RDDS -----------------------------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(config: ConfigOption = None) -> None:
+    """Run the daemon: WHOIS and RDAP. Stops cleanly on SIGTERM or SIGINT (exit status 0)."""
+    import asyncio
+    import logging
+
+    from domainpriv.daemon import Listening, run_daemon
+
+    settings = _settings(config)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def ready(listening: Listening) -> None:
+        out.print(
+            f"WHOIS on {settings.whois.host}:{listening.whois_port}, "
+            f"RDAP on {settings.rdap.host}:{listening.rdap_port} ({settings.rdap.base_url}); "
+            "Ctrl-C or SIGTERM stops"
+        )
+
+    asyncio.run(run_daemon(settings, ready=ready))
+
+
+@app.command("whois")
+def whois_cmd(name: Annotated[str, typer.Argument(help="Domain name.")], config: ConfigOption = None) -> None:
+    """Print exactly what the WHOIS server answers for NAME."""
+    from domainpriv.rdds.whois_answer import answer_whois
+
+    settings = _settings(config)
+    uow = _uow(settings)
+    answer = answer_whois(name, _source(settings, uow), uow.clock(), settings.publication.terms_of_use)
+    sys.stdout.buffer.write(answer.encode())
+    sys.stdout.buffer.flush()
+
+
+@app.command("rdap")
+def rdap_cmd(name: Annotated[str, typer.Argument(help="Domain name.")], config: ConfigOption = None) -> None:
+    """Print exactly the body the RDAP server sends for domain/NAME; exit status 1 unless it is a 200."""
+    from domainpriv.rdds.rdap_app import domain_response
+
+    settings = _settings(config)
+    uow = _uow(settings)
+    status, body = domain_response(name, source=_source(settings, uow), settings=settings.rdap, now=uow.clock())
+    sys.stdout.buffer.write(body)
+    sys.stdout.buffer.flush()
+    if status != 200:
+        raise SystemExit(1)
+
+
+def _source(settings: Settings, uow: UnitOfWork) -> RecordSource:
+    return DatabaseSource(uow, publication_policy(settings))
 
 
 # -- audit -----------------------------------------------------------------------------------------------------

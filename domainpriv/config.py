@@ -68,6 +68,7 @@ class PublicationSettings(_Section):
     email_mode: Literal["relay", "web_form"]
     web_form_url: str
     relay_secret: str = Field(min_length=16)
+    cache_entries: int = Field(ge=0)
     terms_of_use: str
 
 

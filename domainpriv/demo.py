@@ -315,7 +315,7 @@ def _domain(shape: DemoShape, seed: int, d: int) -> dict[str, Any]:
         "expires_at": iso(expires),
         "updated_at": iso(min(created + timedelta(days=rng.randrange(0, 365)), REFERENCE_TIME)),
         "statuses": _STATUS_SETS[0 if rng.random() < 0.7 else rng.randrange(len(_STATUS_SETS))],
-        "dnssec": rng.random() < 0.1,
+        "ds_records": _ds_records(rng) if rng.random() < 0.1 else [],
         "privacy_mode": mode,
         "relay_alias": None,
         "contacts": {
@@ -326,6 +326,12 @@ def _domain(shape: DemoShape, seed: int, d: int) -> dict[str, Any]:
         },
         "nameservers": nameservers,
     }
+
+
+def _ds_records(rng: random.Random) -> list[dict[str, Any]]:
+    """One DS record (ECDSA P-256, SHA-256 digest) with a made-up digest."""
+    digest = "".join(rng.choice("0123456789ABCDEF") for _ in range(64))
+    return [{"key_tag": rng.randrange(65536), "algorithm": 13, "digest_type": 2, "digest": digest}]
 
 
 def _ascii(text: str) -> str:

@@ -9,7 +9,7 @@ Rules (Registration Data Policy as summarised in shared/reference/rdds.md §1.6-
   address; only the internal contact IDs are redacted.
 * `redacted`: Name, Street, City, Postal Code, Phone and Fax (with extensions) are redacted; State/Province and
   Country stay published; the e-mail is replaced by a relay address or a web-form URL; the Organization is
-  published only with the customer's recorded consent.
+  published only with the customer's recorded consent (otherwise marked redacted, present or not).
 * `public`: everything as entered, but only while the account's consent to publish is in force; without it the
   domain is shown as `redacted` (a defensive fallback: withdrawing consent also switches the mode).
 * The registry's contact IDs (our internal handles) are never published.
@@ -73,7 +73,7 @@ def public_view(record: DomainRecord, policy: PublicationPolicy, now: datetime) 
         expires_at=record.expires_at,
         updated_at=record.updated_at,
         statuses=record.statuses,
-        dnssec=record.dnssec,
+        ds_records=record.ds_records,
         nameservers=tuple(ns.host for ns in record.nameservers),
         registrant=_contact("registrant", registrant, record, mode, policy),
         tech=None if tech is None else _contact("tech", tech, record, mode, policy),
@@ -104,8 +104,10 @@ def _contact(
     email, contact_uri = _replacement_email(role, record, policy)
     if role == "tech":
         return replace(_blank(role), email=email, contact_uri=contact_uri, redacted=_REDACTED_TECH)
+    # An unpublished Organization is marked redacted whether or not there is one: the answer must not reveal
+    # whether the registrant is an organisation, and ICANN's checker wants the entry either way (-63300).
     show_org = ConsentPurpose.PUBLISH_ORGANIZATION in record.consents and data.org is not None
-    hide_org: frozenset[RedactableField] = frozenset({"org"}) if data.org is not None and not show_org else frozenset()
+    hide_org: frozenset[RedactableField] = frozenset() if show_org else frozenset({"org"})
     return replace(
         _blank(role), org=data.org if show_org else None, state=data.state, country=data.country, email=email,
         contact_uri=contact_uri, redacted=_REDACTED_REGISTRANT | hide_org,

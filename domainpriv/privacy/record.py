@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from domainpriv.registration.validation import DsRecord
+
 # Names of contact fields that can be redacted; renderers map them to their own labels
 # ("Registrant Phone" in WHOIS, the RFC 9537 `name.type` in RDAP).
 RedactableField = Literal[
@@ -63,11 +65,15 @@ class PublicRecord:
     expires_at: datetime
     updated_at: datetime
     statuses: tuple[str, ...]  # EPP statuses
-    dnssec: bool
+    ds_records: tuple[DsRecord, ...]  # empty: unsigned delegation
     nameservers: tuple[str, ...]  # lowercase A-labels
     registrant: PublicContact
     tech: PublicContact | None
     database_updated_at: datetime  # "Last update of WHOIS/RDAP database": when this answer was computed
+
+    @property
+    def dnssec(self) -> bool:
+        return bool(self.ds_records)
 
     @property
     def is_idn(self) -> bool:

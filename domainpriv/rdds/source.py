@@ -10,13 +10,19 @@ from typing import Protocol
 
 from domainpriv.config import Settings
 from domainpriv.privacy import ProxyIdentity, PublicationPolicy, PublicRecord, RegistrarIdentity, public_view
+from domainpriv.rdds.cache import RecordCache
 from domainpriv.registration import services
+from domainpriv.registration.records import DomainRecord
 from domainpriv.store import UnitOfWork
 
 
 class RecordSource(Protocol):
     def lookup(self, a_label: str) -> PublicRecord | None:
-        """The public view of a normalised domain name, or None if there is nothing to publish."""
+        """The public view of a normalised domain name, or None if there is nothing to publish. May block."""
+        ...
+
+    def peek(self, a_label: str) -> tuple[bool, PublicRecord | None]:
+        """A non-blocking answer if one is at hand: (True, view or None), else (False, None)."""
         ...
 
 
@@ -34,14 +40,25 @@ def publication_policy(settings: Settings) -> PublicationPolicy:
 
 
 class DatabaseSource:
-    """Reads the stored record on every lookup: an answer is never older than the last commit."""
+    """Loads through the registration services; with a RecordCache, only when the database changed."""
 
-    def __init__(self, uow: UnitOfWork, policy: PublicationPolicy) -> None:
+    def __init__(self, uow: UnitOfWork, policy: PublicationPolicy, cache: RecordCache | None = None) -> None:
         self._uow = uow
         self._policy = policy
+        self._cache = cache
 
     def lookup(self, a_label: str) -> PublicRecord | None:
-        record = services.find_domain(self._uow, a_label=a_label)
-        if record is None:
-            return None
-        return public_view(record, self._policy, self._uow.clock())
+        record = self._cache.get(a_label, self._load) if self._cache else self._load(a_label)
+        return None if record is None else public_view(record, self._policy, self._uow.clock())
+
+    def peek(self, a_label: str) -> tuple[bool, PublicRecord | None]:
+        """Answer from the cache without touching the store: (True, view) on a fresh hit, else (False, None)."""
+        if self._cache is None:
+            return False, None
+        hit, record = self._cache.peek(a_label)
+        if not hit:
+            return False, None
+        return True, None if record is None else public_view(record, self._policy, self._uow.clock())
+
+    def _load(self, a_label: str) -> DomainRecord | None:
+        return services.find_domain(self._uow, a_label=a_label)

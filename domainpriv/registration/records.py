@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domainpriv.registration.validation import ContactData, u_label
+from domainpriv.registration.validation import ContactData, DsRecord, u_label
 from domainpriv.vocabulary import ConsentPurpose, PrivacyMode
 
 
@@ -80,12 +80,16 @@ class DomainRecord:
     expires_at: datetime
     updated_at: datetime
     statuses: tuple[str, ...]
-    dnssec: bool
+    ds_records: tuple[DsRecord, ...]  # empty: unsigned delegation
     privacy_mode: PrivacyMode
     relay_alias: str | None
     contacts: Mapping[str, ContactRecord | None]  # registrant, admin, tech, billing
     nameservers: tuple[NameserverRecord, ...]
     consents: frozenset[ConsentPurpose]  # the account's consents in force
+
+    @property
+    def dnssec(self) -> bool:
+        return bool(self.ds_records)
 
     @property
     def u_label(self) -> str:
@@ -104,6 +108,7 @@ class DomainRecord:
             "updated_at": iso(self.updated_at),
             "statuses": list(self.statuses),
             "dnssec": self.dnssec,
+            "ds_records": [ds.to_json() for ds in self.ds_records],
             "privacy_mode": self.privacy_mode.value,
             "relay_alias": self.relay_alias,
             "contacts": {role: (c.to_json() if c else None) for role, c in self.contacts.items()},

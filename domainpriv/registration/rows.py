@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domainpriv.registration.records import AccountRecord, ContactRecord, DomainRecord, NameserverRecord
-from domainpriv.registration.validation import ContactData
+from domainpriv.registration.validation import ContactData, DsRecord
 from domainpriv.store import Account, Consent, Contact, Domain
 from domainpriv.vocabulary import ConsentPurpose
 
@@ -57,7 +57,7 @@ def domain_record(session: Session, row: Domain) -> DomainRecord:
         expires_at=row.expires_at,
         updated_at=row.updated_at,
         statuses=tuple(row.statuses.split()),
-        dnssec=row.dnssec,
+        ds_records=tuple(DsRecord.from_text(line) for line in row.ds_records.splitlines()),
         privacy_mode=row.privacy_mode,
         relay_alias=row.relay_alias,
         contacts={

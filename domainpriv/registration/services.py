@@ -6,7 +6,7 @@ named not-found error, check the rules, write, record the audit event, commit. C
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -37,6 +37,7 @@ from domainpriv.registration.rows import (
 from domainpriv.registration.validation import (
     ContactData,
     normalize_domain_name,
+    normalize_ds_records,
     normalize_email,
     normalize_handle,
     normalize_host_name,
@@ -239,7 +240,7 @@ def create_domain(
     period_years: int = 1,
     registry_domain_id: str | None = None,
     statuses: Sequence[str] = ("ok",),
-    dnssec: bool = False,
+    ds_records: Sequence[Mapping[str, object]] = (),
     privacy_mode: PrivacyMode = PrivacyMode.REDACTED,
     reason: str,
 ) -> DomainRecord:
@@ -250,6 +251,7 @@ def create_domain(
     if not 1 <= period_years <= 10:  # RFC 5731 §2.1: registration periods of 1 to 99, registries sell 1-10
         raise ValidationError("period_years", "must be between 1 and 10")
     status_tuple = normalize_statuses(list(statuses), "statuses")
+    ds_tuple = normalize_ds_records(list(ds_records), "ds_records")
     ns = _normalize_nameservers(nameservers)
     roid = rules.normalize_roid(registry_domain_id, "registry_domain_id") if registry_domain_id else None
     with uow:
@@ -270,7 +272,7 @@ def create_domain(
             expires_at=_add_years(now, period_years),
             updated_at=now,
             statuses=" ".join(status_tuple),
-            dnssec=dnssec,
+            ds_records="\n".join(ds.to_text() for ds in ds_tuple),
             privacy_mode=privacy_mode,
             registrant=contacts["registrant"],
             admin=contacts["admin"],

@@ -39,8 +39,10 @@ from domainpriv.registration.errors import ValidationError
 __all__ = [
     "EPP_DOMAIN_STATUSES",
     "ContactData",
+    "DsRecord",
     "normalize_country",
     "normalize_domain_name",
+    "normalize_ds_records",
     "normalize_email",
     "normalize_handle",
     "normalize_host_name",
@@ -418,6 +420,68 @@ def normalize_statuses(value: object, field: str = "statuses") -> tuple[str, ...
         if status in seen and "pendingDelete" not in seen:
             raise ValidationError(field, f"status {status} requires pendingDelete")
     return tuple(sorted(seen))
+
+
+# ---------------------------------------------------------------------------------------------- DS records
+
+# RFC 4034 §5.1 DS RDATA; digest lengths of the digest types in use (RFC 4509, RFC 6605). Other registered types
+# are accepted with any even-length hex digest, so a new algorithm does not need a code change to be stored.
+_DS_DIGEST_HEX_LENGTHS: Final = {1: 40, 2: 64, 4: 96}
+MAX_DS_RECORDS: Final = 8  # registries accept a handful; more is a broken zone, not a key rollover
+_DS_KEYS: Final = frozenset({"key_tag", "algorithm", "digest_type", "digest"})
+
+
+@dataclass(frozen=True, slots=True)
+class DsRecord:
+    key_tag: int
+    algorithm: int
+    digest_type: int
+    digest: str  # upper-case hex
+
+    def to_text(self) -> str:
+        return f"{self.key_tag} {self.algorithm} {self.digest_type} {self.digest}"
+
+    @classmethod
+    def from_text(cls, text: str) -> DsRecord:
+        key_tag, algorithm, digest_type, digest = text.split()
+        return cls(int(key_tag), int(algorithm), int(digest_type), digest)
+
+    def to_json(self) -> dict[str, object]:
+        return {"key_tag": self.key_tag, "algorithm": self.algorithm, "digest_type": self.digest_type,
+                "digest": self.digest}  # fmt: skip
+
+
+def normalize_ds_records(value: object, field: str = "ds_records") -> tuple[DsRecord, ...]:
+    """Return the DS records of a signed delegation (RFC 4034 §5.1), given as a list of objects with
+    key_tag (0-65535), algorithm (1-255), digest_type (1-255) and digest (hex; checked against the
+    digest type's length). An empty list means an unsigned delegation."""
+    if not isinstance(value, list):
+        raise ValidationError(field, "must be a list")
+    if len(value) > MAX_DS_RECORDS:
+        raise ValidationError(field, f"at most {MAX_DS_RECORDS} DS records")
+    out: list[DsRecord] = []
+    for i, raw in enumerate(value):
+        item = f"{field}[{i}]"
+        if not isinstance(raw, Mapping) or set(raw) != _DS_KEYS:
+            raise ValidationError(item, "must be an object with key_tag, algorithm, digest_type and digest")
+        key_tag = _small_int(raw["key_tag"], f"{item}.key_tag", 0, 65535)
+        algorithm = _small_int(raw["algorithm"], f"{item}.algorithm", 1, 255)
+        digest_type = _small_int(raw["digest_type"], f"{item}.digest_type", 1, 255)
+        digest = _require_str(raw["digest"], f"{item}.digest").strip().upper()
+        expected = _DS_DIGEST_HEX_LENGTHS.get(digest_type)
+        if not re.fullmatch(r"(?:[0-9A-F]{2})+", digest) or (expected is not None and len(digest) != expected):
+            raise ValidationError(f"{item}.digest", "must be the hexadecimal digest of its digest type")
+        record = DsRecord(key_tag, algorithm, digest_type, digest)
+        if record in out:
+            raise ValidationError(item, "is listed twice")
+        out.append(record)
+    return tuple(out)
+
+
+def _small_int(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError(field, f"must be an integer from {low} to {high}")
+    return value
 
 
 # -------------------------------------------------------------------------------------------------- contact

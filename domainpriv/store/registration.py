@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domainpriv.store.accounts import Account
@@ -56,7 +56,9 @@ class Domain(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     statuses: Mapped[str] = mapped_column(String(512))  # EPP statuses, space-separated, sorted
-    dnssec: Mapped[bool] = mapped_column(Boolean)
+    ds_records: Mapped[str] = mapped_column(
+        Text, server_default=""
+    )  # DS records of a signed delegation, one per line; "" unsigned
     privacy_mode: Mapped[PrivacyMode] = mapped_column(
         Enum(PrivacyMode, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
     )

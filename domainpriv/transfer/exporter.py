@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import Row, case, select
 from sqlalchemy.orm import Session, aliased
 
-from domainpriv.registration.validation import ContactData
+from domainpriv.registration.validation import ContactData, DsRecord
 from domainpriv.store import (
     Account,
     AccountKind,
@@ -122,7 +122,7 @@ def _domains(s: Session, dialect: str) -> Iterator[dict[str, Any]]:
             Domain.expires_at,
             Domain.updated_at,
             Domain.statuses,
-            Domain.dnssec,
+            Domain.ds_records,
             Domain.privacy_mode,
             Domain.relay_alias,
             reg.handle,
@@ -158,7 +158,7 @@ def _domains(s: Session, dialect: str) -> Iterator[dict[str, Any]]:
                 expires_at=d[5],
                 updated_at=d[6],
                 statuses=tuple(d[7].split()),
-                dnssec=d[8],
+                ds_records=tuple(DsRecord.from_text(line) for line in d[8].splitlines()),
                 privacy_mode=PrivacyMode(d[9]),
                 relay_alias=d[10],
                 contacts={"registrant": d[11], "admin": d[12], "tech": d[13], "billing": d[14]},

@@ -21,7 +21,9 @@ from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.records import iso
 from domainpriv.registration.validation import (
     ContactData,
+    DsRecord,
     normalize_domain_name,
+    normalize_ds_records,
     normalize_email,
     normalize_handle,
     normalize_host_name,
@@ -77,7 +79,7 @@ class DomainLine:
     expires_at: datetime
     updated_at: datetime
     statuses: tuple[str, ...]
-    dnssec: bool
+    ds_records: tuple[DsRecord, ...]
     privacy_mode: PrivacyMode
     relay_alias: str | None
     contacts: dict[str, str | None]
@@ -156,7 +158,7 @@ def parse_domain(obj: Mapping[str, Any]) -> DomainLine:
             "expires_at",
             "updated_at",
             "statuses",
-            "dnssec",
+            "ds_records",
             "privacy_mode",
             "relay_alias",
             "contacts",
@@ -176,7 +178,7 @@ def parse_domain(obj: Mapping[str, Any]) -> DomainLine:
         expires_at=parse_time(obj["expires_at"], "expires_at"),
         updated_at=parse_time(obj["updated_at"], "updated_at") if obj.get("updated_at") is not None else created,
         statuses=_statuses(obj.get("statuses", ["ok"])),
-        dnssec=_bool(obj.get("dnssec", False), "dnssec"),
+        ds_records=normalize_ds_records(obj.get("ds_records", []), "ds_records"),
         privacy_mode=rules.parse_privacy_mode(obj.get("privacy_mode", "redacted"), "privacy_mode"),
         relay_alias=None if alias is None else normalize_handle(alias, "relay_alias"),
         contacts=_contacts(obj["contacts"]),
@@ -241,7 +243,7 @@ def format_domain(d: DomainLine) -> dict[str, Any]:
         "expires_at": iso(d.expires_at),
         "updated_at": iso(d.updated_at),
         "statuses": list(d.statuses),
-        "dnssec": d.dnssec,
+        "ds_records": [ds.to_json() for ds in d.ds_records],
         "privacy_mode": d.privacy_mode.value,
         "relay_alias": d.relay_alias,
         "contacts": d.contacts,

@@ -106,10 +106,17 @@ def _last_line() -> int:
 
 
 BAD_CASES = [
-    ("wrong type", "domain", {"dnssec": "yes"}, "dnssec"),
+    ("wrong type", "domain", {"ds_records": "yes"}, "ds_records: must be a list"),
+    (
+        "bad DS digest",
+        "domain",
+        {"ds_records": [{"key_tag": 1, "algorithm": 13, "digest_type": 2, "digest": "AB"}]},
+        "ds_records[0].digest",
+    ),
+    ("unknown field", "domain", {"dnssec": True}, "dnssec: unknown field"),
     ("number as name", "domain", {"name": 42}, "name: must be a string"),
     ("invalid IDN", "domain", {"name": "xn--a.example"}, "name"),
-    ("unknown field", "domain", {"owner": "x"}, "owner: unknown field"),
+    ("unknown field owner", "domain", {"owner": "x"}, "owner: unknown field"),
     ("malformed phone", "contact", {"phone": "12345"}, "contact.phone"),
     ("unknown country", "contact", {"country": "XX"}, "contact.country"),
     ("bad email", "contact", {"email": "not-an-address"}, "contact.email"),

@@ -57,7 +57,7 @@ def domain_record(
         name=name, account="cust-1", reseller=None, reseller_name=None, registry_domain_id="2336799_DOMAIN_COM-VRSN",
         created_at=created, expires_at=datetime(2027, 3, 4, 5, 6, 7, tzinfo=UTC),
         updated_at=datetime(2026, 8, 14, 7, 1, 34, tzinfo=UTC), statuses=("clientTransferProhibited",),
-        dnssec=False, privacy_mode=mode, relay_alias=None,
+        ds_records=(), privacy_mode=mode, relay_alias=None,
         contacts={"registrant": reg, "admin": reg, "tech": tech if with_tech else None, "billing": reg},
         nameservers=(NameserverRecord("a.iana-servers.net", ()), NameserverRecord("b.iana-servers.net", ())),
         consents=consents,

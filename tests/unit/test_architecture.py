@@ -21,11 +21,25 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", ["registration/validation.py", "registration/rules.py", "transfer/jsonl.py"])
+PURE = ["registration/validation.py", "registration/rules.py", "registration/records.py", "transfer/jsonl.py",
+        "vocabulary.py", "privacy/record.py", "privacy/policy.py", "privacy/relay.py", "rdds/whois_text.py",
+        "rdds/rdap_json.py", "rdds/rdap_notices.py"]  # fmt: skip
+NO_IO = ("socket", "asyncio", "subprocess", "urllib", "http", "requests", "httpx", "logging")
+
+
+@pytest.mark.parametrize("module", PURE)
 def test_pure_modules_touch_no_database(module: str) -> None:
     bad = {n for n in imports_of(PACKAGE / module) if n.startswith(("sqlalchemy", "psycopg", "sqlite3"))}
     bad |= {n for n in imports_of(PACKAGE / module) if n.startswith("domainpriv.store.") and n != "domainpriv.store"}
     assert not bad
+
+
+@pytest.mark.parametrize("module", [m for m in PURE if m.startswith(("privacy/", "rdds/"))])
+def test_the_public_view_and_renderers_do_no_io(module: str) -> None:
+    """DESIGN: `privacy/` and the renderers do no I/O and import nothing from `store/`."""
+    imported = imports_of(PACKAGE / module)
+    assert not {n for n in imported if n.split(".")[0] in NO_IO}
+    assert not {n for n in imported if n == "domainpriv.store" or n.startswith("domainpriv.store.")}
 
 
 def test_cli_never_reaches_into_models_or_sql() -> None:

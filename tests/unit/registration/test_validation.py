@@ -629,3 +629,39 @@ def test_validate_contact_rejects_non_mapping_and_odd_keys() -> None:
     with pytest.raises(ValidationError) as info:
         validate_contact({**FULL_CONTACT, "k" * 1000: "x"})
     assert info.value.field == "contact"
+
+
+# -- DS records --------------------------------------------------------------------------------------------------
+
+_SHA256 = "2BB183AF5F22588179A53B0A98631FAD1A292118AB5F1B2D8E3A8E8C5EB4BA14"
+
+
+def test_ds_records_are_normalised_and_round_trip() -> None:
+    from domainpriv.registration.validation import DsRecord, normalize_ds_records
+
+    records = normalize_ds_records([{"key_tag": 370, "algorithm": 13, "digest_type": 2, "digest": _SHA256.lower()}])
+    assert records == (DsRecord(370, 13, 2, _SHA256),)
+    assert DsRecord.from_text(records[0].to_text()) == records[0]
+    assert normalize_ds_records([r.to_json() for r in records]) == records
+    assert normalize_ds_records([]) == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("12345 13 2 AB", "ds_records"),
+        ([{"key_tag": 70000, "algorithm": 13, "digest_type": 2, "digest": _SHA256}], "ds_records[0].key_tag"),
+        ([{"key_tag": 1, "algorithm": 0, "digest_type": 2, "digest": _SHA256}], "ds_records[0].algorithm"),
+        ([{"key_tag": 1, "algorithm": 13, "digest_type": True, "digest": _SHA256}], "ds_records[0].digest_type"),
+        ([{"key_tag": 1, "algorithm": 13, "digest_type": 1, "digest": _SHA256}], "ds_records[0].digest"),
+        ([{"key_tag": 1, "algorithm": 13, "digest_type": 2, "digest": "XYZ"}], "ds_records[0].digest"),
+        ([{"key_tag": 1, "algorithm": 13, "digest_type": 2}], "ds_records[0]"),
+        ([{"key_tag": 1, "algorithm": 13, "digest_type": 2, "digest": _SHA256}] * 2, "ds_records[1]"),
+    ],
+)
+def test_bad_ds_records_name_the_field(value: object, field: str) -> None:
+    from domainpriv.registration.validation import normalize_ds_records
+
+    with pytest.raises(ValidationError) as error:
+        normalize_ds_records(value)
+    assert error.value.field == field

@@ -1,0 +1,437 @@
+"""The public RDAP server: a plain ASGI application (run it under uvicorn) answering RFC 9082 domain lookups.
+
+Why it is built this way (STYLE §4):
+
+* the answer is apart from the protocol: `domain_response(name, ...)` is the whole meaning of
+  `GET {base_url}domain/{name}` as status and body bytes, with no HTTP in it, and the CLI's `domainpriv rdap NAME`
+  prints exactly those bytes; this module's HTTP layer only routes, limits, logs and sets headers;
+* a route list passed to the router's constructor and one pure ASGI class per middleware (Starlette's
+  `applications.py`, `middleware/*`), without a framework: the app is small, and every byte it sends is ours;
+* store lookups run in a bounded thread pool, never on the event loop (Starlette `concurrency.py`).
+
+HTTP behaviour (RFC 7480, RFC 9082, ICANN RDAP TIG 2024; shared/reference/rdds.md §2.2-§2.3, §2.11):
+
+* `GET`/`HEAD {base path}domain/{name}`: 200 with the domain object; 404 with an error object when there is
+  nothing to publish, whether the name is unknown or hidden (RFC 7480 §5.3, STYLE §3); 400 for a name that is not
+  a domain name. Names are case-insensitive and may be U-labels (the path is percent-decoded as UTF-8).
+* `GET`/`HEAD {base path}help`: 200 with rdapConformance and notices (TIG 2024 §3.4).
+* The other RFC 9082 query types (nameserver/, entity/, ip/, autnum/, domains?, nameservers?, entities?): 501.
+  Any other path: 404. Other methods on a known path: 405 with `Allow`.
+* Every answer, errors included, is an RDAP JSON body with `Content-Type: application/rdap+json` and
+  `Access-Control-Allow-Origin: *` (TIG 2024 §1.14); HEAD gets GET's status and headers without the body.
+* Per-client token bucket (`rdap.rate_per_second`, `rdap.rate_burst`, key = the peer address ASGI reports):
+  429 with `Retry-After` and an error body.
+* An unexpected exception: 500 with a generic error body naming a request id; the log line with the same id
+  names the exception type and place, never its message (which could carry record content).
+
+Logging (`domainpriv.rdap`): one line per request with the normalised name (domain lookups only) and the
+outcome; never the raw path, the client address or anything from a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+from urllib.parse import quote, unquote, urlsplit
+
+import orjson
+
+from domainpriv.config import RdapSettings
+from domainpriv.privacy import PublicRecord
+from domainpriv.rdds.ratelimit import RateLimiter
+from domainpriv.rdds.rdap_json import RDAP_MEDIA_TYPE, render_domain, render_error, render_help
+from domainpriv.rdds.rdap_notices import ERROR_TEXTS
+from domainpriv.rdds.source import RecordSource
+from domainpriv.registration.errors import ValidationError
+from domainpriv.registration.validation import normalize_domain_name
+
+__all__ = [
+    "DEFAULT_LOOKUP_WORKERS",
+    "LOGGER_NAME",
+    "CorsMiddleware",
+    "HeadMiddleware",
+    "RateLimitMiddleware",
+    "RdapApp",
+    "Request",
+    "Response",
+    "Route",
+    "Router",
+    "ServerErrorMiddleware",
+    "domain_response",
+    "utcnow",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Clock = Callable[[], datetime]
+
+LOGGER_NAME: Final = "domainpriv.rdap"
+# Threads for store lookups when the caller gives no executor: lookups are short read transactions, and the
+# pool size is the most database connections RDAP can hold at once. (The daemon passes its shared pool.)
+DEFAULT_LOOKUP_WORKERS: Final = 4
+# RFC 3986 pchar characters besides unreserved ones: kept as they are when a name is put back into a URL.
+_PCHAR_SAFE: Final = "!$&'()*+,;=:@"
+# RFC 9082 §3.1 and §3.2 query types this registrar server does not implement (rdds.md §2.3): 501, not 404.
+_NOT_IMPLEMENTED_PATHS: Final = (
+    "nameserver/{name}",
+    "entity/{handle}",
+    "ip/{address:path}",
+    "autnum/{number}",
+    "domains",
+    "nameservers",
+    "entities",
+)
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------------------------------- the answer
+
+
+@dataclass(frozen=True, slots=True)
+class _DomainAnswer:
+    status: int
+    body: bytes
+    outcome: Literal["found", "not-found", "malformed"]
+    name: str | None  # the normalised A-label; None for a malformed query
+
+
+def domain_response(name: str, *, source: RecordSource, settings: RdapSettings, now: datetime) -> tuple[int, bytes]:
+    """Status and body bytes of `GET {settings.base_url}domain/{name}`, exactly as the server sends them.
+
+    `name` is the decoded path segment (A-label or U-label, any case). Looks the name up in `source`, which may
+    block: call it off the event loop."""
+    request_url = f"{settings.base_url}domain/{quote(name, safe=_PCHAR_SAFE)}"
+    answer = _answer_domain(name, request_url, source, settings, now)
+    return answer.status, answer.body
+
+
+def _answer_domain(
+    name: str, request_url: str, source: RecordSource, settings: RdapSettings, now: datetime
+) -> _DomainAnswer:
+    """The one code path behind the server and `domain_response`. `now` is the answer time; no body carries it
+    today (errors have no dates, and the domain object's "last update of RDAP database" is the moment the
+    record's public view was computed, which the source stamps), so it is taken for parity with `answer_whois`."""
+    del now
+    try:
+        a_label = normalize_domain_name(name, "name")
+    except ValidationError:
+        return _DomainAnswer(400, _error_body(400), "malformed", None)
+    return _answer_record(a_label, source.lookup(a_label), request_url, settings)
+
+
+def _answer_record(
+    a_label: str, record: PublicRecord | None, request_url: str, settings: RdapSettings
+) -> _DomainAnswer:
+    if record is None:  # unknown and hidden look the same (RFC 7480 §5.3)
+        return _DomainAnswer(404, _error_body(404), "not-found", a_label)
+    body = render_domain(record, request_url=request_url, base_url=settings.base_url, terms_url=settings.terms_url)
+    return _DomainAnswer(200, orjson.dumps(body), "found", a_label)
+
+
+def _error_body(status: int, *extra: str) -> bytes:
+    title, text = ERROR_TEXTS[status]
+    return orjson.dumps(render_error(status, title, [text, *extra]))
+
+
+# ------------------------------------------------------------------------------------------ requests, responses
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What an endpoint sees: path parameters still percent-encoded, and the URL the client asked for."""
+
+    path_params: dict[str, str]
+    request_url: str  # settings.base_url + the path below the base path, as received (no query string)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An RDAP answer: every body is RDAP JSON, so the media type is fixed here (RFC 7480 §4.2)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+    @classmethod
+    def error(cls, status: int, *extra: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> Response:
+        return cls(status, _error_body(status, *extra), headers)
+
+    async def __call__(self, send: Send) -> None:
+        headers = [
+            (b"content-type", RDAP_MEDIA_TYPE.encode("ascii")),
+            (b"content-length", str(len(self.body)).encode("ascii")),
+            *self.headers,
+        ]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A path below the base path: literal segments, `{param}` for one segment, `{param:path}` for the rest."""
+
+    path: str
+    endpoint: Endpoint
+    methods: frozenset[str] = frozenset({"GET"})  # HEAD is served as GET by HeadMiddleware
+
+    def match(self, segments: Sequence[str]) -> dict[str, str] | None:
+        params: dict[str, str] = {}
+        pattern = self.path.split("/")
+        for index, part in enumerate(pattern):
+            if part.startswith("{") and part.endswith(":path}"):
+                rest = segments[index:]
+                if not rest or not all(rest):
+                    return None
+                params[part[1:-6]] = "/".join(rest)
+                return params
+            if index >= len(segments):
+                return None
+            if part.startswith("{") and part.endswith("}"):
+                if not segments[index]:
+                    return None
+                params[part[1:-1]] = segments[index]
+            elif part != segments[index]:
+                return None
+        return params if len(segments) == len(pattern) else None
+
+
+class Router:
+    """Dispatches on the path below the base path of `base_url`; 404 for unknown paths, 405 for other methods."""
+
+    def __init__(self, routes: Sequence[Route], *, base_url: str) -> None:
+        self.routes = list(routes)
+        self.base_url = base_url
+        self.base_path = urlsplit(base_url).path or "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = _raw_path(scope)
+        if not raw.startswith(self.base_path):
+            log.info("rdap unknown-path 404")
+            await Response.error(404)(send)
+            return
+        relative = raw[len(self.base_path) :]
+        segments = relative.split("/")
+        for route in self.routes:
+            params = route.match(segments)
+            if params is None:
+                continue
+            if scope["method"] not in route.methods:
+                log.info("rdap method-not-allowed 405")
+                served = route.methods | {"HEAD"} if "GET" in route.methods else route.methods  # HEAD is GET
+                allow = ", ".join(sorted(served))
+                await Response.error(405, headers=((b"allow", allow.encode("ascii")),))(send)
+                return
+            response = await route.endpoint(Request(params, self.base_url + relative))
+            await response(send)
+            return
+        log.info("rdap unknown-path 404")
+        await Response.error(404)(send)
+
+
+def _raw_path(scope: Scope) -> str:
+    """The request path as sent, percent-encoded ASCII (ASGI `path` is already decoded, which would turn an
+    encoded "/" inside a name into a separator)."""
+    raw = scope.get("raw_path")
+    if raw is None:
+        return quote(str(scope["path"]), safe="/" + _PCHAR_SAFE)
+    raw_bytes = bytes(raw).split(b"?", 1)[0]
+    return quote(raw_bytes, safe="/%" + _PCHAR_SAFE)  # keeps existing escapes; escapes raw non-ASCII bytes
+
+
+# ---------------------------------------------------------------------------------------------------- middleware
+
+
+class CorsMiddleware:
+    """`Access-Control-Allow-Origin: *` on every response (RFC 7480 §5.6; TIG 2024 §1.14, -20500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"access-control-allow-origin"]
+                message["headers"] = [*headers, (b"access-control-allow-origin", b"*")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+class HeadMiddleware:
+    """HEAD is answered as GET with the body dropped: same status and headers, Content-Length included (RFC 9110
+    §9.3.2; the profile checks HEAD and GET agree, -20300)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        # A copy: the server keeps its own scope, and must still know this was a HEAD request.
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+
+
+class ServerErrorMiddleware:
+    """Any exception becomes a 500 RDAP error naming a request id; the log line carries the same id, the
+    exception type and where it was raised, never the exception's message (STYLE §4)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:  # the last line of defence: the client gets an answer, the log the details
+            request_id = uuid.uuid4().hex[:16]
+            frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+            where = f"{frame.filename}:{frame.lineno}" if frame else "?"
+            log.error("rdap internal-error 500 request_id=%s exception=%s at %s", request_id, type(exc).__name__, where)
+            if not started:
+                await Response.error(500, f"Request id: {request_id}.")(send)
+
+
+class RateLimitMiddleware:
+    """A token bucket per client address (`rdds.ratelimit`); a refused request gets 429, an RDAP error body and
+    `Retry-After` in whole seconds (RFC 7480 §5.5)."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        wait = self.limiter.acquire(str(client[0]) if client else "unknown")
+        if wait > 0:
+            log.info("rdap rate-limited 429")
+            retry_after = str(self.limiter.retry_after_seconds(wait)).encode("ascii")
+            await Response.error(429, headers=((b"retry-after", retry_after),))(send)
+            return
+        await self.app(scope, receive, send)
+
+
+# ----------------------------------------------------------------------------------------------------- the app
+
+
+class RdapApp:
+    """The RDAP ASGI application over `source`.
+
+    `executor` runs the store lookups; without one the app owns a pool of DEFAULT_LOOKUP_WORKERS threads, shut
+    down by `close()` or the ASGI lifespan shutdown. `clock` gives the answer time handed to the answer code."""
+
+    def __init__(
+        self, settings: RdapSettings, source: RecordSource, *, clock: Clock = utcnow, executor: Executor | None = None
+    ) -> None:
+        self.settings = settings
+        self._source = source
+        self._clock = clock
+        self._owns_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(DEFAULT_LOOKUP_WORKERS, thread_name_prefix="rdap-lookup")
+        routes = [
+            Route("domain/{name}", self._domain),
+            Route("help", self._help),
+            *(Route(path, self._not_implemented) for path in _NOT_IMPLEMENTED_PATHS),
+        ]
+        limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+        router = Router(routes, base_url=settings.base_url)
+        self._app: ASGIApp = CorsMiddleware(HeadMiddleware(ServerErrorMiddleware(RateLimitMiddleware(router, limiter))))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._app(scope, receive, send)
+        else:  # websocket: not an RDAP transport
+            await send({"type": "websocket.close", "code": 1003})
+
+    def close(self) -> None:
+        """Shut down the lookup pool if the app created it (waits for lookups in flight)."""
+        if self._owns_executor:
+            self._executor.shutdown(wait=True)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _domain(self, request: Request) -> Response:
+        raw = request.path_params["name"]
+        try:
+            name = unquote(raw, errors="strict")
+        except UnicodeDecodeError:  # percent-escapes that are not UTF-8 cannot spell a domain name
+            log.info("rdap domain - malformed 400")
+            return Response.error(400)
+        answer = self._from_cache(name, request.request_url)
+        if answer is None:
+            lookup = functools.partial(
+                _answer_domain, name, request.request_url, self._source, self.settings, self._clock()
+            )
+            answer = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+        log.info("rdap domain %s %s %d", answer.name or "-", answer.outcome, answer.status)
+        return Response(answer.status, answer.body)
+
+    def _from_cache(self, name: str, request_url: str) -> _DomainAnswer | None:
+        """The answer, computed on the event loop, when the source has the record at hand without blocking."""
+        try:
+            a_label = normalize_domain_name(name, "name")
+        except ValidationError:
+            return None  # the full path answers malformed names
+        hit, record = self._source.peek(a_label)
+        return _answer_record(a_label, record, request_url, self.settings) if hit else None
+
+    async def _help(self, request: Request) -> Response:
+        body = render_help(request.request_url, help_url=self.settings.help_url, terms_url=self.settings.terms_url)
+        log.info("rdap help 200")
+        return Response(200, orjson.dumps(body))
+
+    async def _not_implemented(self, request: Request) -> Response:
+        log.info("rdap not-implemented 501")
+        return Response.error(501)

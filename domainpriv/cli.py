@@ -34,6 +34,7 @@ from domainpriv.config import Settings, load_settings
 from domainpriv.errors import DomainprivError
 from domainpriv.rdds import DatabaseSource, RecordSource, publication_policy
 from domainpriv.registration import services as registration
+from domainpriv.registration.validation import CONTACT_FIELDS
 from domainpriv.store import UnitOfWork, make_engine
 from domainpriv.store.migrate import upgrade as migrate_upgrade
 from domainpriv.transfer import count_records, export_registrations, import_registrations
@@ -273,21 +274,7 @@ def domain_show(
             out.print(f"{role}: (none)")
             continue
         out.print(f"{role}: {contact['handle']} (account {contact['account']})")
-        for key in (
-            "name",
-            "org",
-            "street",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "phone",
-            "phone_ext",
-            "fax",
-            "fax_ext",
-            "email",
-            "verified_at",
-        ):
+        for key in (*CONTACT_FIELDS, "verified_at"):
             value = contact[key]
             if value:
                 out.print(f"  {key}: {', '.join(value) if isinstance(value, list) else value}")

@@ -38,12 +38,13 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 
+from domainpriv.clock import Clock, utcnow
 from domainpriv.config import RdapSettings
 from domainpriv.privacy import PublicRecord
 from domainpriv.rdds.ratelimit import RateLimiter
@@ -66,7 +67,6 @@ __all__ = [
     "Router",
     "ServerErrorMiddleware",
     "domain_response",
-    "utcnow",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -74,7 +74,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Clock = Callable[[], datetime]
 
 LOGGER_NAME: Final = "domainpriv.rdap"
 # Threads for store lookups when the caller gives no executor: lookups are short read transactions, and the
@@ -94,10 +93,6 @@ _NOT_IMPLEMENTED_PATHS: Final = (
 )
 
 log = logging.getLogger(LOGGER_NAME)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------------------------------- the answer

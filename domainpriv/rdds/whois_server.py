@@ -45,18 +45,18 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 
+from domainpriv.clock import Clock, utcnow
 from domainpriv.config import WhoisSettings
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.source import RecordSource
 from domainpriv.rdds.whois_answer import MALFORMED_QUERY, answer_whois_query, normalize_query, peek_whois_answer
 from domainpriv.rdds.whois_text import render_error
 
-__all__ = ["DEFAULT_LOOKUP_WORKERS", "LOGGER_NAME", "WhoisServer", "utcnow"]
+__all__ = ["DEFAULT_LOOKUP_WORKERS", "LOGGER_NAME", "WhoisServer"]
 
 LOGGER_NAME: Final = "domainpriv.whois"
 DEFAULT_LOOKUP_WORKERS: Final = 4  # a few: lookups are short read transactions; the pool bounds store load
@@ -70,12 +70,7 @@ _ACCEPT_RETRY_SECONDS: Final = 0.1  # out of file descriptors or buffers: pause 
 
 log = logging.getLogger(LOGGER_NAME)
 
-Clock = Callable[[], datetime]
 _Outcome = Literal["found", "not-found", "error", "rate-limited", "timeout", "too-long"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class _ClientGone(Exception):

@@ -26,7 +26,7 @@ import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final
 
 import email_validator
@@ -37,6 +37,7 @@ import pycountry
 from domainpriv.registration.errors import ValidationError
 
 __all__ = [
+    "CONTACT_FIELDS",
     "EPP_DOMAIN_STATUSES",
     "ContactData",
     "DsRecord",
@@ -539,6 +540,9 @@ class ContactData:
             "fax_ext": self.fax_ext,
             "email": self.email,
         }
+
+
+CONTACT_FIELDS: Final = tuple(f.name for f in fields(ContactData))
 
 
 def _postal_line(value: object, field: str) -> str:

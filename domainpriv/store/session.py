@@ -8,8 +8,6 @@ of one failing half-way with "database is locked" when it upgrades a read lock.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -18,12 +16,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-Clock = Callable[[], datetime]
+from domainpriv.clock import Clock, utcnow
+
 WRITE_OPTION = "domainpriv_write"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def make_engine(url: str | URL, *, sqlite_busy_timeout_seconds: float = 30.0, echo: bool = False) -> Engine:

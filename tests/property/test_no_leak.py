@@ -20,40 +20,8 @@ from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.records import ContactRecord
 from domainpriv.registration.validation import validate_contact
 from domainpriv.vocabulary import ConsentPurpose, PrivacyMode
+from support.hostile import assert_absent, hostile_contact
 from support.public_records import NOW, domain_record, policy
-
-NUMBERS = st.integers(0, 10**8 - 1)
-HOSTILE = st.one_of(
-    st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp")), max_size=200),
-    st.sampled_from(["<script>alert(1)</script>", "'; DROP TABLE domain; --", '"}]},{"x":"', "\\u0000", "${jndi:x}"]),
-)
-PHONES = ["+1.5555550123", "+49.3012345678", "+81.312345678", "+44.2079460111"]
-
-
-@st.composite
-def hostile_contact(draw: st.DrawFn, role: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """A raw contact and, per text field, the marker that identifies its value."""
-    markers: dict[str, str] = {}
-
-    def marker(field: str) -> str:
-        return f"qz{role}{len(markers):02d}{draw(NUMBERS):08d}x"
-
-    def text(field: str, limit: int = 255) -> str:
-        markers[field] = marker(field)
-        return (markers[field] + " " + draw(HOSTILE)).strip()[:limit]
-
-    raw = {
-        "name": text("name"), "org": text("org"), "street": [text("street0"), text("street1")],
-        "city": text("city"), "state": text("state"), "postal_code": marker("postal_code")[-16:],
-        "country": draw(st.sampled_from(["DE", "FR", "JP", "BR"])), "phone": draw(st.sampled_from(PHONES)),
-        "phone_ext": str(draw(st.integers(1000, 99999))), "fax": draw(st.sampled_from(PHONES)),
-        "fax_ext": str(draw(st.integers(1000, 99999))),
-        "email": f"{marker('email')}@{marker('email_domain')}.example",
-    }  # fmt: skip
-    markers["postal_code"] = raw["postal_code"]
-    markers["email"] = raw["email"]
-    markers["email_local"] = raw["email"].split("@")[0]
-    return raw, markers
 
 
 def outputs(mode: PrivacyMode, email_mode: str, registrant: dict[str, Any], tech: dict[str, Any]) -> list[bytes]:
@@ -73,15 +41,6 @@ def outputs(mode: PrivacyMode, email_mode: str, registrant: dict[str, Any], tech
         public, request_url=url, base_url="https://rdap.registrar.example/", terms_url="https://t.example/"
     )
     return [whois_text.render_domain(public, "Terms of use.").encode(), orjson.dumps(rdap)]
-
-
-def assert_absent(markers: dict[str, str], blobs: list[bytes], published: set[str]) -> None:
-    for field, marker in markers.items():
-        if field in published:
-            continue
-        for blob in blobs:
-            assert marker.encode() not in blob, f"{field} leaked"
-            assert marker.lower().encode() not in blob.lower(), f"{field} leaked (case-folded)"
 
 
 @settings(max_examples=150, deadline=None)

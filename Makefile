@@ -35,9 +35,10 @@ typecheck: install
 unit: install
 	$(BIN)/python -m pytest tests/unit tests/property
 
-## bench: the benchmarks of bench/ (minutes; results go to bench/RESULTS.md by hand)
+## bench: the benchmarks of bench/: bulk import (1,000,000 domains) and WHOIS/RDAP load (about 20 minutes)
 bench: install
 	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_rdds.py
 
 ## lock: re-resolve the dependencies into requirements.lock
 lock:

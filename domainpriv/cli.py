@@ -301,12 +301,10 @@ def privacy_set(
 def serve(config: ConfigOption = None) -> None:
     """Run the daemon: WHOIS and RDAP. Stops cleanly on SIGTERM or SIGINT (exit status 0)."""
     import asyncio
-    import logging
 
-    from domainpriv.daemon import Listening, run_daemon
+    from domainpriv.daemon import Listening, log_to_stderr, run_daemon
 
     settings = _settings(config)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def ready(listening: Listening) -> None:
         out.print(
@@ -315,7 +313,8 @@ def serve(config: ConfigOption = None) -> None:
             "Ctrl-C or SIGTERM stops"
         )
 
-    asyncio.run(run_daemon(settings, ready=ready))
+    with log_to_stderr():
+        asyncio.run(run_daemon(settings, ready=ready))
 
 
 @app.command("whois")

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
+import queue
 import signal
 import socket
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
 
 from domainpriv.config import Settings
+from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import RecordCache, change_feed_for
 from domainpriv.rdds.rdap_app import RdapApp
@@ -51,7 +56,7 @@ async def run_daemon(
         settings.database.url, sqlite_busy_timeout_seconds=settings.database.sqlite_busy_timeout_seconds
     )
     feed = change_feed_for(engine) if settings.publication.cache_entries else None
-    cache = RecordCache(feed, settings.publication.cache_entries) if feed else None
+    cache = RecordCache[PublicRecord](feed, settings.publication.cache_entries) if feed else None
     source = DatabaseSource(UnitOfWork(engine), publication_policy(settings), cache)
     executor = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="domainpriv-lookup")
     whois = WhoisServer(settings.whois, source, settings.publication.terms_of_use, executor=executor)
@@ -94,6 +99,26 @@ async def run_daemon(
     log.info("stopped")
 
 
+@contextmanager
+def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
+    """Log lines go through a queue to a writer thread: a server's event loop never waits on stderr (one line
+    per query is written at full query rate)."""
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    listener = logging.handlers.QueueListener(records, handler)
+    root = logging.getLogger()
+    queued = logging.handlers.QueueHandler(records)
+    root.addHandler(queued)
+    root.setLevel(level)
+    listener.start()
+    try:
+        yield
+    finally:
+        root.removeHandler(queued)
+        listener.stop()
+
+
 async def _serve_uvicorn(server: uvicorn.Server, sock: socket.socket) -> None:
     """uvicorn's serve() without its own signal handling: the daemon owns SIGTERM."""
     config = server.config
@@ -109,7 +134,9 @@ async def _serve_uvicorn(server: uvicorn.Server, sock: socket.socket) -> None:
 
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP given explicitly: asyncio sets TCP_NODELAY on accepted connections only for sockets whose
+    # protocol is TCP, and without it every keep-alive response after the first waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(1024)

@@ -69,7 +69,7 @@ class PublicRecord:
     nameservers: tuple[str, ...]  # lowercase A-labels
     registrant: PublicContact
     tech: PublicContact | None
-    database_updated_at: datetime  # "Last update of WHOIS/RDAP database": when this answer was computed
+    database_updated_at: datetime  # "Last update of WHOIS/RDAP database": when this view was read from the store
 
     @property
     def dnssec(self) -> bool:

@@ -18,17 +18,17 @@ with an old stamp, and the next lookup loads again.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import psycopg
 from sqlalchemy import Engine
 
 from domainpriv.audit import CHANGE_CHANNEL as CHANNEL
-from domainpriv.registration.records import DomainRecord
 
 log = logging.getLogger("domainpriv.cache")
 
@@ -62,6 +62,7 @@ class PostgresNotifications:
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
+        self.application_name = f"domainpriv-change-feed-{os.getpid()}-{id(self):x}"
         self._count = 0
         self._listening = False
         self._stop = threading.Event()
@@ -82,7 +83,7 @@ class PostgresNotifications:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._dsn, autocommit=True) as conn:
+                with psycopg.connect(self._dsn, autocommit=True, application_name=self.application_name) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._count += 1  # whatever was loaded before we listened is suspect
                     self._listening = True
@@ -109,18 +110,21 @@ def change_feed_for(engine: Engine) -> ChangeFeed | None:
     return None
 
 
-class RecordCache:
-    """LRU of a_label -> (generation, DomainRecord or None for "no such domain")."""
+T = TypeVar("T")
+
+
+class RecordCache(Generic[T]):
+    """LRU of a_label -> (generation, value); the value may be None for "no such domain"."""
 
     def __init__(self, feed: ChangeFeed, max_entries: int) -> None:
         self._feed = feed
         self._max = max_entries
-        self._entries: OrderedDict[str, tuple[int, DomainRecord | None]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int, T | None]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, a_label: str, load: Callable[[str], DomainRecord | None]) -> DomainRecord | None:
+    def get(self, a_label: str, load: Callable[[str], T | None]) -> T | None:
         generation = self._feed.generation()
         if generation is None:
             self.misses += 1
@@ -140,7 +144,7 @@ class RecordCache:
                 self._entries.popitem(last=False)
         return record
 
-    def peek(self, a_label: str) -> tuple[bool, DomainRecord | None]:
+    def peek(self, a_label: str) -> tuple[bool, T | None]:
         """(True, record) on a fresh hit, (False, None) otherwise; never loads, so never blocks on the store."""
         generation = self._feed.generation()
         if generation is None:

@@ -78,6 +78,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LOGGER_NAME: Final = "domainpriv.rdap"
 # Threads for store lookups when the caller gives no executor: lookups are short read transactions, and the
 # pool size is the most database connections RDAP can hold at once. (The daemon passes its shared pool.)
+RENDERED_ENTRIES: Final = 10_000  # rendered bodies of cached views kept per app (oldest dropped first)
 DEFAULT_LOOKUP_WORKERS: Final = 4
 # RFC 3986 pchar characters besides unreserved ones: kept as they are when a name is put back into a URL.
 _PCHAR_SAFE: Final = "!$&'()*+,;=:@"
@@ -365,6 +366,7 @@ class RdapApp:
         self._clock = clock
         self._owns_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(DEFAULT_LOOKUP_WORKERS, thread_name_prefix="rdap-lookup")
+        self._rendered: dict[tuple[int, str], tuple[PublicRecord, _DomainAnswer]] = {}
         routes = [
             Route("domain/{name}", self._domain),
             Route("help", self._help),
@@ -420,7 +422,21 @@ class RdapApp:
         except ValidationError:
             return None  # the full path answers malformed names
         hit, record = self._source.peek(a_label)
-        return _answer_record(a_label, record, request_url, self.settings) if hit else None
+        if not hit:
+            return None
+        if record is None:
+            return _answer_record(a_label, None, request_url, self.settings)
+        # A cached view is the same object on every hit until the database changes: render it once per
+        # request URL. The entry keeps the record alive, so its id() cannot be reused while the entry exists.
+        key = (id(record), request_url)
+        memo = self._rendered.get(key)
+        if memo is not None and memo[0] is record:
+            return memo[1]
+        answer = _answer_record(a_label, record, request_url, self.settings)
+        if len(self._rendered) >= RENDERED_ENTRIES:
+            del self._rendered[next(iter(self._rendered))]
+        self._rendered[key] = (record, answer)
+        return answer
 
     async def _help(self, request: Request) -> Response:
         body = render_help(request.request_url, help_url=self.settings.help_url, terms_url=self.settings.terms_url)

@@ -12,7 +12,6 @@ from domainpriv.config import Settings
 from domainpriv.privacy import ProxyIdentity, PublicationPolicy, PublicRecord, RegistrarIdentity, public_view
 from domainpriv.rdds.cache import RecordCache
 from domainpriv.registration import services
-from domainpriv.registration.records import DomainRecord
 from domainpriv.store import UnitOfWork
 
 
@@ -40,25 +39,26 @@ def publication_policy(settings: Settings) -> PublicationPolicy:
 
 
 class DatabaseSource:
-    """Loads through the registration services; with a RecordCache, only when the database changed."""
+    """Loads through the registration services and decides with `public_view`; with a RecordCache, only when
+    the database changed. A cached view is the very object returned on every hit until the next commit, so
+    servers may memoise what they render from it; its `database_updated_at` is the moment it was loaded."""
 
-    def __init__(self, uow: UnitOfWork, policy: PublicationPolicy, cache: RecordCache | None = None) -> None:
+    def __init__(
+        self, uow: UnitOfWork, policy: PublicationPolicy, cache: RecordCache[PublicRecord] | None = None
+    ) -> None:
         self._uow = uow
         self._policy = policy
         self._cache = cache
 
     def lookup(self, a_label: str) -> PublicRecord | None:
-        record = self._cache.get(a_label, self._load) if self._cache else self._load(a_label)
-        return None if record is None else public_view(record, self._policy, self._uow.clock())
+        return self._cache.get(a_label, self._load) if self._cache else self._load(a_label)
 
     def peek(self, a_label: str) -> tuple[bool, PublicRecord | None]:
         """Answer from the cache without touching the store: (True, view) on a fresh hit, else (False, None)."""
         if self._cache is None:
             return False, None
-        hit, record = self._cache.peek(a_label)
-        if not hit:
-            return False, None
-        return True, None if record is None else public_view(record, self._policy, self._uow.clock())
+        return self._cache.peek(a_label)
 
-    def _load(self, a_label: str) -> DomainRecord | None:
-        return services.find_domain(self._uow, a_label=a_label)
+    def _load(self, a_label: str) -> PublicRecord | None:
+        record = services.find_domain(self._uow, a_label=a_label)
+        return None if record is None else public_view(record, self._policy, self._uow.clock())

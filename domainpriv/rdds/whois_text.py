@@ -21,6 +21,7 @@ Pure: no I/O, nothing from `store/`.
 
 from __future__ import annotations
 
+import functools
 import textwrap
 import unicodedata
 from collections.abc import Iterator
@@ -180,7 +181,8 @@ def _tech_lines(c: PublicContact) -> Iterator[str]:
     yield _field("Tech Email", _email(c))
 
 
-def _wrap_terms(terms_of_use: str) -> list[str]:
+@functools.lru_cache(maxsize=8)  # the configured terms: wrapped once, not on every reply
+def _wrap_terms(terms_of_use: str) -> tuple[str, ...]:
     """The operator's terms, one paragraph per input line, wrapped at TERMS_WIDTH columns."""
     lines: list[str] = []
     for paragraph in terms_of_use.splitlines():
@@ -193,4 +195,4 @@ def _wrap_terms(terms_of_use: str) -> list[str]:
         lines.pop()
     while lines and not lines[0]:
         lines.pop(0)
-    return lines
+    return tuple(lines)

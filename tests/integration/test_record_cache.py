@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from domainpriv.audit import Actor
 from domainpriv.config import load_settings
+from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import PostgresNotifications, RecordCache, change_feed_for
 from domainpriv.registration import services
@@ -22,18 +23,18 @@ ACTOR = Actor("staff", "tester")
 
 
 @pytest.fixture
-def cache(engine: Engine) -> Iterator[RecordCache]:
+def cache(engine: Engine) -> Iterator[RecordCache[PublicRecord]]:
     feed = change_feed_for(engine)
     assert feed is not None
-    yield RecordCache(feed, max_entries=100)
+    yield RecordCache[PublicRecord](feed, max_entries=100)
     feed.close()
 
 
-def source(uow: UnitOfWork, cache: RecordCache) -> DatabaseSource:
+def source(uow: UnitOfWork, cache: RecordCache[PublicRecord]) -> DatabaseSource:
     return DatabaseSource(uow, publication_policy(load_settings(environ={})), cache)
 
 
-def test_second_lookup_is_a_hit_and_a_change_is_seen_at_once(uow: UnitOfWork, cache: RecordCache) -> None:
+def test_second_lookup_is_a_hit_and_a_change_is_seen_at_once(uow: UnitOfWork, cache: RecordCache[PublicRecord]) -> None:
     domain = make_domain(uow)
     _settle(cache)
     src = source(uow, cache)
@@ -49,7 +50,9 @@ def test_second_lookup_is_a_hit_and_a_change_is_seen_at_once(uow: UnitOfWork, ca
     assert after is not None and after.registrant.proxy is True
 
 
-def test_a_change_through_another_engine_invalidates(uow: UnitOfWork, cache: RecordCache, db_url: str) -> None:
+def test_a_change_through_another_engine_invalidates(
+    uow: UnitOfWork, cache: RecordCache[PublicRecord], db_url: str
+) -> None:
     domain = make_domain(uow)
     src = source(uow, cache)
     assert src.lookup("later.example") is None  # a cached "not found"
@@ -88,13 +91,15 @@ def test_a_lost_listener_bypasses_the_cache_instead_of_serving_stale(pg_engine: 
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE query LIKE 'LISTEN domainpriv_change%' AND pid <> pg_backend_pid()"
-                )
+                    "WHERE query LIKE 'LISTEN domainpriv_change%' AND pid <> pg_backend_pid() "
+                    "AND application_name = :name"
+                ),
+                {"name": feed.application_name},
             )
         deadline = time.monotonic() + 5
         while feed.generation() is not None and time.monotonic() < deadline:
             time.sleep(0.01)
-        cache = RecordCache(feed, max_entries=10)
+        cache = RecordCache[PublicRecord](feed, max_entries=10)
         domain = make_domain(uow)
         # While the feed is down (or just back), answers still come from the store.
         assert source(uow, cache).lookup(domain.name) is not None
@@ -107,7 +112,7 @@ def test_a_lost_listener_bypasses_the_cache_instead_of_serving_stale(pg_engine: 
         feed.close()
 
 
-def _settle(cache: RecordCache) -> None:
+def _settle(cache: RecordCache[PublicRecord]) -> None:
     """Let notifications of the set-up's own commits arrive (PostgreSQL delivers them asynchronously)."""
     feed = cache._feed
     stable_since, last = time.monotonic(), feed.generation()
@@ -117,7 +122,7 @@ def _settle(cache: RecordCache) -> None:
             stable_since, last = time.monotonic(), feed.generation()
 
 
-def _wait_for_notification(cache: RecordCache, a_label: str) -> None:
+def _wait_for_notification(cache: RecordCache[PublicRecord], a_label: str) -> None:
     """On PostgreSQL the NOTIFY is delivered at commit, asynchronously: allow the listener up to 2 s, and prove
     that until it arrives the entry is still served only if the feed says nothing changed. On SQLite the check
     is synchronous and this returns at once."""

@@ -1,0 +1,619 @@
+"""Benchmark: the public WHOIS and RDAP servers on a 100,000-domain PostgreSQL database, against bare baselines.
+
+    python bench/bench_rdds.py [--domains 100000] [--duration 10] [--clients 64] [--check]
+
+* WHOIS -- the real `WhoisServer` (started by `domainpriv.daemon.run_daemon`, record cache on, PostgreSQL NOTIFY
+  feed) against a bare `asyncio.start_server` that answers every query with one fixed, real WHOIS record of the
+  mean reply size of the query set. One query per TCP connection: connect, `name\\r\\n`, read until close.
+* RDAP -- the real RDAP ASGI app under uvicorn (from `run_daemon`) against the same uvicorn set-up serving a
+  trivial ASGI app that returns one fixed, real RDAP body of the mean size with the same headers. HTTP/1.1
+  keep-alive, one request in flight per persistent connection.
+
+The servers run in a child process (`run_daemon` for the real ones; the baselines likewise together in one
+child), the load client (`bench/loadgen.py`, asyncio protocols) in another; with 2+ CPUs the server child is
+pinned to CPU 0 and the client to CPU 1 (PostgreSQL is not pinned). The same client, clients count, warm-up and
+window are used for baseline and real run. Targets (issue): WHOIS >= 0.8x baseline q/s, RDAP >= 0.7x baseline
+req/s, p99 of the real servers < 50 ms; `--check` makes a miss (or any wrong answer) exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # runnable as `python bench/bench_rdds.py` from a checkout
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/domainpriv_bench_rdds"
+DEFAULT_WORKDIR = Path("/tmp/domainpriv-bench-rdds")
+LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
+HOST = "127.0.0.1"
+MIN_WHOIS_RATIO = 0.8
+MIN_RDAP_RATIO = 0.7
+MAX_P99_MS = 50.0
+SERVER_START_TIMEOUT = 60.0
+HUGE = "1000000000"  # rate limits: all load comes from 127.0.0.1
+
+
+def note(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def bench_environ(url: str) -> dict[str, str]:
+    """The settings of the servers under test: defaults, the bench database, free ports, no rate limiting."""
+    return {
+        "DOMAINPRIV_DATABASE_URL": url,
+        "DOMAINPRIV_WHOIS_HOST": HOST,
+        "DOMAINPRIV_WHOIS_PORT": "0",
+        "DOMAINPRIV_WHOIS_RATE_PER_SECOND": HUGE,
+        "DOMAINPRIV_WHOIS_RATE_BURST": HUGE,
+        "DOMAINPRIV_RDAP_HOST": HOST,
+        "DOMAINPRIV_RDAP_PORT": "0",
+        "DOMAINPRIV_RDAP_RATE_PER_SECOND": HUGE,
+        "DOMAINPRIV_RDAP_RATE_BURST": HUGE,
+    }
+
+
+# -- database and query set ------------------------------------------------------------------------------------
+
+
+def prepare_database(url: str, domains: int, seed: int) -> None:
+    """Create the database if needed; (re)load `domains` demo domains unless it already holds exactly that many."""
+    import psycopg
+    from sqlalchemy import make_url, text
+
+    from domainpriv.store import make_engine
+
+    parsed = make_url(url)
+    if "bench" not in (parsed.database or ""):
+        raise SystemExit(f"refusing to use database {parsed.database!r}: its name must contain 'bench'")
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone() is None:
+            note(f"creating database {parsed.database}")
+            conn.execute(f'CREATE DATABASE "{parsed.database}"')
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            has_table = conn.execute(text("SELECT to_regclass('public.domain')")).scalar_one() is not None
+            count = int(conn.execute(text("SELECT count(*) FROM domain")).scalar_one()) if has_table else 0
+        if count == domains:
+            note(f"database: {parsed.database} already holds {count:,} domains; not reloaded")
+            return
+        note(f"database: {parsed.database} holds {count:,} domains; loading {domains:,} demo domains (seed {seed})")
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    env = {**os.environ, **bench_environ(url)}
+    cli = [sys.executable, "-m", "domainpriv"]
+    t0 = time.perf_counter()
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True)
+    subprocess.run([*cli, "demo", "load", "--domains", str(domains), "--seed", str(seed)], env=env, check=True)
+    note(f"database: loaded in {time.perf_counter() - t0:.0f} s")
+
+
+def build_queries(url: str, n: int, unknown_share: float, seed: int, workdir: Path) -> tuple[Path, dict[str, Any]]:
+    """`n` names sampled deterministically from the database (every privacy mode; IDNs half as U-labels, half as
+    A-labels), plus `unknown_share` names that do not exist, shuffled; written as loadgen's queries file."""
+    import idna
+    from sqlalchemy import text
+
+    from domainpriv.store import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = [(r[0], r[1]) for r in conn.execute(text("SELECT name, privacy_mode FROM domain ORDER BY id"))]
+    finally:
+        engine.dispose()
+    rng = random.Random(f"bench_rdds:{seed}")
+    sample = rng.sample(rows, min(n, len(rows)))
+    names: list[tuple[str, str, str]] = []  # (name as queried, expect, kind)
+    idn = 0
+    for name, mode in sample:
+        if "xn--" in name:
+            idn += 1
+            shown = idna.decode(name) if idn % 2 else name
+            names.append((shown, "found", f"{mode}/idn"))
+        else:
+            names.append((name, "found", mode))
+    tlds = ("com", "net", "org", "shop", "app")
+    for i in range(round(n * unknown_share)):
+        names.append((f"bench-unknown-{i}.{tlds[i % len(tlds)]}", "not-found", "unknown"))
+    rng.shuffle(names)
+    mix: dict[str, int] = {}
+    for _, _, kind in names:
+        mix[kind] = mix.get(kind, 0) + 1
+
+    def rdap_request(name: str) -> bytes:
+        path = quote(name, safe="-.")
+        return (
+            f"GET /domain/{path} HTTP/1.1\r\nHost: {HOST}\r\nAccept: application/rdap+json\r\n"
+            "User-Agent: bench_rdds\r\n\r\n"
+        ).encode("ascii")
+
+    doc = {
+        "whois": [[(name + "\r\n").encode("utf-8").decode("latin-1"), expect] for name, expect, _ in names],
+        "rdap": [[rdap_request(name).decode("latin-1"), expect] for name, expect, _ in names],
+        "names": [name for name, _, _ in names],
+    }
+    path = workdir / "queries.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path, {"total": len(names), "mix": dict(sorted(mix.items())), "idn": idn}
+
+
+def baseline_answers(url: str, names: list[str], workdir: Path, sample: int = 400) -> dict[str, Any]:
+    """Render real answers for the first `sample` names of the query set (no cache) and keep, as the baselines'
+    fixed answers, the real found record whose size is closest to the mean answer size of the sample."""
+    from domainpriv.clock import utcnow
+    from domainpriv.config import load_settings
+    from domainpriv.rdds import DatabaseSource, publication_policy
+    from domainpriv.rdds.rdap_app import domain_response
+    from domainpriv.rdds.whois_answer import answer_whois_query
+    from domainpriv.store import UnitOfWork, make_engine
+
+    settings = load_settings(environ=bench_environ(url))
+    engine = make_engine(url)
+    try:
+        source = DatabaseSource(UnitOfWork(engine), publication_policy(settings), None)
+        whois: list[tuple[int, bytes, bool]] = []
+        rdap: list[tuple[int, bytes, bool]] = []
+        for name in names[:sample]:
+            answer = answer_whois_query(name, source, utcnow(), settings.publication.terms_of_use)
+            text = answer.text.encode("utf-8")
+            whois.append((len(text), text, answer.outcome == "found"))
+            status, body = domain_response(name, source=source, settings=settings.rdap, now=utcnow())
+            rdap.append((len(body), body, status == 200))
+    finally:
+        engine.dispose()
+
+    def closest(items: list[tuple[int, bytes, bool]]) -> tuple[bytes, float]:
+        mean = statistics.fmean(size for size, _, _ in items)
+        best = min((i for i in items if i[2]), key=lambda i: abs(i[0] - mean))
+        return best[1], mean
+
+    whois_record, whois_mean = closest(whois)
+    rdap_body, rdap_mean = closest(rdap)
+    (workdir / "baseline-whois.txt").write_bytes(whois_record)
+    (workdir / "baseline-rdap.json").write_bytes(rdap_body)
+    return {
+        "whois_mean": whois_mean,
+        "whois_fixed": len(whois_record),
+        "rdap_mean": rdap_mean,
+        "rdap_fixed": len(rdap_body),
+    }
+
+
+# -- server children -------------------------------------------------------------------------------------------
+
+
+def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level: str, what_if: list[str]) -> int:
+    """Serve WHOIS and RDAP until stdin says `stop` (or closes). Prints `READY <whois port> <rdap port>`; answers
+    `stats` with one JSON line (the real daemon's record cache counters)."""
+    import asyncio
+    import logging
+
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    if log_level != "off":  # "info" is what `domainpriv serve` configures
+        logging.basicConfig(
+            level=getattr(logging, log_level.upper()),
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+
+    caches: list[Any] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def command(cmd: str) -> None:
+            if cmd == "stats":
+                stats: dict[str, Any] = {"hits": 0, "misses": 0, "entries": 0, "generation": None}
+                for cache in caches:
+                    stats["hits"] += cache.hits
+                    stats["misses"] += cache.misses
+                    stats["entries"] += len(cache._entries)
+                    stats["generation"] = cache._feed.generation()  # None: change feed down, cache bypassed
+                print(json.dumps(stats), flush=True)
+            elif cmd == "stop":
+                stop.set()
+
+        def read_stdin() -> None:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(command, line.strip())
+            loop.call_soon_threadsafe(stop.set)
+
+        threading.Thread(target=read_stdin, name="bench-control", daemon=True).start()
+        if kind == "real":
+            await serve_real(url, stop, caches, what_if)
+        else:
+            await serve_baseline(url, workdir, stop)
+
+    asyncio.run(main())
+    return 0
+
+
+async def serve_real(url: str, stop: Any, caches: list[Any], what_if: list[str]) -> None:
+    from domainpriv import daemon
+    from domainpriv.config import load_settings
+
+    if "rdap-nodelay" in what_if:  # an experiment, not the shipped server: see --what-if
+        daemon._listen = listen_tcp
+
+    class CountedCache(daemon.RecordCache):  # type: ignore[misc,name-defined]
+        """The daemon's cache, remembered so that `stats` can report its hit counters."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            caches.append(self)
+
+    daemon.RecordCache = CountedCache  # type: ignore[attr-defined]
+    settings = load_settings(environ=bench_environ(url))
+
+    def ready(listening: daemon.Listening) -> None:
+        print(f"READY {listening.whois_port} {listening.rdap_port}", flush=True)
+
+    await daemon.run_daemon(settings, stop=stop, ready=ready, handle_signals=False)
+
+
+async def serve_baseline(url: str, workdir: Path, stop: Any) -> None:
+    """A bare asyncio WHOIS server and a trivial ASGI app under the daemon's very uvicorn set-up."""
+    import asyncio
+
+    import uvicorn
+
+    from domainpriv import daemon
+    from domainpriv.config import load_settings
+
+    settings = load_settings(environ=bench_environ(url))
+    record = (workdir / "baseline-whois.txt").read_bytes()
+    body = (workdir / "baseline-rdap.json").read_bytes()
+
+    async def whois(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readline()
+            writer.write(record)
+            await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    headers = [
+        (b"content-type", b"application/rdap+json"),
+        (b"content-length", str(len(body)).encode("ascii")),
+        (b"access-control-allow-origin", b"*"),
+    ]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    whois_server = await asyncio.start_server(whois, HOST, 0, backlog=128)
+    rdap_socket = listen_tcp(HOST, 0)
+    rdap = uvicorn.Server(uvicorn.Config(  # exactly the daemon's uvicorn configuration
+        app, log_level="warning", lifespan="off", limit_concurrency=settings.rdap.max_connections,
+        server_header=False, access_log=False, timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
+    ))  # fmt: skip
+    rdap_task = asyncio.create_task(daemon._serve_uvicorn(rdap, rdap_socket))
+    while not rdap.started and not rdap_task.done():
+        await asyncio.sleep(0.01)
+    print(f"READY {whois_server.sockets[0].getsockname()[1]} {rdap_socket.getsockname()[1]}", flush=True)
+    await stop.wait()
+    rdap.should_exit = True
+    whois_server.close()
+    await rdap_task
+    rdap_socket.close()
+
+
+def listen_tcp(host: str, port: int) -> socket.socket:
+    """A listening socket as `loop.create_server(host=..., port=...)` (so `uvicorn.run`) makes it: created with
+    proto IPPROTO_TCP, which is what makes asyncio set TCP_NODELAY on the accepted connections (asyncio's
+    `_set_nodelay` checks `sock.proto`). `domainpriv.daemon._listen` passes no proto (0), so its connections keep
+    Nagle's algorithm on; see RESULTS.md. Also used by `--what-if rdap-nodelay` for the real daemon."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class ServerProcess:
+    """A server child; `stats()` and `cpu_seconds()` while it runs; `stop()` waits for it (bounded)."""
+
+    def __init__(self, kind: str, args: argparse.Namespace, cpu: int | None) -> None:
+        self.kind = kind
+        self.log_path = args.workdir / f"server-{kind}.log"
+        self._log = self.log_path.open("wb")
+        cmd = [sys.executable, __file__, "--child", "server", kind, "--url", args.pg_url]
+        cmd += ["--workdir", str(args.workdir)]
+        cmd += ["--log-level", args.server_log_level]
+        for w in args.what_if:
+            cmd += ["--what-if", w]
+        if cpu is not None:
+            cmd += ["--cpu", str(cpu)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
+        line = _readline(self.proc.stdout, SERVER_START_TIMEOUT)
+        if not line.startswith("READY "):
+            self.stop()
+            raise SystemExit(f"{kind} server did not start (see {self.log_path})")
+        self.whois_port, self.rdap_port = (int(p) for p in line.split()[1:3])
+
+    def stats(self) -> dict[str, Any] | None:
+        if self.kind != "real":
+            return None
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"stats\n")
+        self.proc.stdin.flush()
+        result: dict[str, Any] = json.loads(_readline(self.proc.stdout, 10.0))
+        return result
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(b"stop\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+
+def _readline(stream: IO[bytes] | None, timeout: float) -> str:
+    assert stream is not None
+    ready, _, _ = select.select([stream], [], [], timeout)
+    if not ready:
+        raise SystemExit(f"no answer from a child process within {timeout:g} s")
+    return stream.readline().decode().strip()
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def system_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+# -- measured runs ---------------------------------------------------------------------------------------------
+
+
+def run_load(kind: str, label: str, server: ServerProcess, args: argparse.Namespace, cpu: int | None) -> dict[str, Any]:
+    """One load-client child against `server`; server CPU, system CPU and cache counters are sampled at the
+    client's window marks."""
+    spec = {
+        "kind": kind,
+        "label": label,
+        "host": HOST,
+        "port": server.whois_port if kind == "whois" else server.rdap_port,
+        "queries_file": str(args.workdir / "queries.json"),
+        "clients": args.clients,
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "min_warmup_queries": args.queries_total,  # every name seen once: the cache is in steady state
+        "max_warmup": args.max_warmup,
+        "check": server.kind == "real",
+        "cpu": cpu,
+    }
+    proc = subprocess.Popen([sys.executable, str(LOADGEN), json.dumps(spec)], stdout=subprocess.PIPE)
+    deadline = time.monotonic() + args.max_warmup + args.duration + 60
+    marks: dict[str, dict[str, Any]] = {}
+    result: dict[str, Any] | None = None
+    try:
+        while result is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SystemExit(f"{label}: load client did not finish in time")
+            line = _readline(proc.stdout, remaining)
+            if line in ("window-start", "window-end"):
+                marks[line] = {
+                    "server_cpu": server.cpu_seconds(),
+                    "system": system_busy(),
+                    "cache": server.stats(),
+                }
+            elif line.startswith("{"):
+                result = json.loads(line)
+            elif line == "" and proc.poll() is not None:
+                raise SystemExit(f"{label}: load client exited with {proc.returncode}")
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    start, end = marks["window-start"], marks["window-end"]
+    result["server_cpu"] = (end["server_cpu"] - start["server_cpu"]) / args.duration
+    busy = end["system"][0] - start["system"][0]
+    total = end["system"][1] - start["system"][1]
+    result["system_cpu"] = busy / total * (os.cpu_count() or 1) if total else float("nan")  # in cores
+    if start["cache"] is not None:
+        hits = end["cache"]["hits"] - start["cache"]["hits"]
+        misses = end["cache"]["misses"] - start["cache"]["misses"]
+        result["cache_hit_rate"] = hits / (hits + misses) if hits + misses else float("nan")
+        result["cache_entries"] = end["cache"]["entries"]
+        generations = (start["cache"]["generation"], end["cache"]["generation"])
+        if generations[0] != generations[1] or None in generations:
+            result["cache_note"] = f"change generation {generations[0]} -> {generations[1]} during the window"
+            note(
+                f"  WARNING: the record cache was invalidated or bypassed during the window ({result['cache_note']}):"
+                " a commit to the bench database, or its LISTEN connection was lost (see the server log)"
+            )
+    return result
+
+
+def print_rows(rows: list[dict[str, Any]], header: bool) -> None:
+    line = "{:<6} {:<9} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>8} {:>10}"
+    if header:
+        print(line.format("server", "run", "answers/s", "p50 ms", "p99 ms", "max ms", "wrong", "srv CPU", "cli CPU",
+                          "cache hit", "real/base"))  # fmt: skip
+    for r in rows:
+        print(
+            line.format(
+                r["kind"].upper() if r["kind"] == "rdap" else "WHOIS",
+                r["run"],
+                f"{r['rate']:,.0f}",
+                f"{r['p50_ms']:.1f}",
+                f"{r['p99_ms']:.1f}",
+                f"{r['max_ms']:.0f}",
+                r["wrong"],
+                f"{r['server_cpu']:.0%}",
+                f"{r['client_cpu']:.0%}",
+                f"{r['cache_hit_rate']:.1%}" if "cache_hit_rate" in r else "-",
+                f"{r['ratio']:.2f}x" if "ratio" in r else "",
+            ),
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--domains", type=int, default=100_000)
+    p.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
+    p.add_argument("--clients", type=int, default=64, help="queries in flight (connections)")
+    p.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds before each run (at least)")
+    p.add_argument("--max-warmup", type=float, default=120.0, help="warm-up ends after this even if the cache is cold")
+    p.add_argument("--queries", type=int, default=10_000, help="names sampled from the database")
+    p.add_argument("--unknown", type=float, default=0.05, help="share of names that do not exist, added")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--only", choices=("whois", "rdap", "both"), default="both")
+    p.add_argument(
+        "--server-log-level",
+        choices=("info", "warning", "off"),
+        default="info",
+        help="logging in the server children; info = as `domainpriv serve` (one line per query, to a file)",
+    )
+    p.add_argument("--no-pin", action="store_true", help="do not pin server and client to CPUs 0 and 1")
+    p.add_argument(
+        "--what-if",
+        action="append",
+        default=[],
+        choices=("rdap-nodelay",),
+        help="experiment: patch the real daemon in its child (rdap-nodelay: its RDAP listening socket made with\n"
+        "IPPROTO_TCP, so connections get TCP_NODELAY); the figures are then not those of the shipped code",
+    )
+    p.add_argument(
+        "--pg-url",
+        default=os.environ.get("DOMAINPRIV_BENCH_RDDS_PG_URL", DEFAULT_PG_URL),
+        help="a database of its own (name must contain 'bench'); reloaded when it does not hold --domains domains",
+    )
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="query set, fixed answers, server logs")
+    p.add_argument("--check", action="store_true", help="exit 1 if a target is missed or an answer is wrong")
+    args = p.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    pin = not args.no_pin and (os.cpu_count() or 1) >= 2
+    server_cpu, client_cpu = (0, 1) if pin else (None, None)
+
+    note(
+        f"bench_rdds: {args.domains:,} domains, {args.clients} clients, {args.duration:g} s per run, "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        + (", server pinned to CPU 0, client to CPU 1" if pin else "")
+    )
+    prepare_database(args.pg_url, args.domains, args.seed)
+    queries_file, qinfo = build_queries(args.pg_url, args.queries, args.unknown, args.seed, args.workdir)
+    args.queries_total = qinfo["total"]
+    note(f"query set: {qinfo['total']:,} names, {qinfo['idn']} IDNs; mix {qinfo['mix']}")
+    names = json.loads(queries_file.read_text(encoding="utf-8"))["names"]
+    sizes = baseline_answers(args.pg_url, names, args.workdir)
+    note(
+        f"fixed answers of the baselines: WHOIS {sizes['whois_fixed']} bytes "
+        f"(query-set mean {sizes['whois_mean']:.0f}), "
+        f"RDAP body {sizes['rdap_fixed']} bytes (mean {sizes['rdap_mean']:.0f})"
+    )
+
+    kinds = ["whois", "rdap"] if args.only == "both" else [args.only]
+    rows: list[dict[str, Any]] = []
+    for server_kind in ("baseline", "real"):
+        note(f"\n== {server_kind} servers ==")
+        server = ServerProcess(server_kind, args, server_cpu)
+        try:
+            for kind in kinds:
+                result = run_load(kind, f"{kind} {server_kind}", server, args, client_cpu)
+                result["run"] = server_kind
+                if server_kind == "real":
+                    base = next(r for r in rows if r["kind"] == kind and r["run"] == "baseline")
+                    result["ratio"] = result["rate"] / base["rate"]
+                rows.append(result)
+                print_rows([result], header=True)
+        finally:
+            server.stop()
+
+    print(
+        f"\nsummary ({args.domains:,} domains, {args.clients} clients, {args.duration:g} s windows; targets: WHOIS "
+        f">= {MIN_WHOIS_RATIO:g}x, RDAP >= {MIN_RDAP_RATIO:g}x baseline, p99 < {MAX_P99_MS:g} ms)"
+    )
+    rows.sort(key=lambda r: (r["kind"] != "whois", r["run"] != "baseline"))
+    print_rows(rows, header=True)
+    print(
+        "  CPU: srv = server child, cli = load client, in % of one core; system total in the runs: "
+        + ", ".join(f"{r['kind']} {r['run']} {r['system_cpu']:.2f} cores" for r in rows)
+    )
+    print(
+        "  warm-up (unmeasured, until every name was asked once): "
+        + ", ".join(f"{r['kind']} {r['run']} {r['warmup_s']:.0f} s" for r in rows)
+    )
+    missed: list[str] = []
+    for r in rows:
+        if r["run"] != "real":
+            continue
+        target = MIN_WHOIS_RATIO if r["kind"] == "whois" else MIN_RDAP_RATIO
+        if r["ratio"] < target:
+            missed.append(f"{r['kind']}: {r['ratio']:.2f}x baseline < {target:g}x")
+        if not r["p99_ms"] < MAX_P99_MS:
+            missed.append(f"{r['kind']}: p99 {r['p99_ms']:.1f} ms >= {MAX_P99_MS:g} ms")
+        if r["wrong"]:
+            missed.append(f"{r['kind']}: {r['wrong']} wrong or failed answers")
+    for m in missed:
+        print(f"TARGET MISSED: {m}")
+    return 1 if missed and args.check else 0
+
+
+def child_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("role", choices=("server",))
+    p.add_argument("kind", choices=("baseline", "real"))
+    p.add_argument("--url", required=True)
+    p.add_argument("--workdir", type=Path, required=True)
+    p.add_argument("--cpu", type=int)
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--what-if", action="append", default=[])
+    args = p.parse_args(argv)
+    return child_server(args.kind, args.url, args.workdir, args.cpu, args.log_level, args.what_if)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        sys.exit(child_main(sys.argv[2:]))
+    sys.exit(main())

@@ -19,6 +19,7 @@ req/s, p99 of the real servers < 50 ms; `--check` makes a miss (or any wrong ans
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -210,12 +211,10 @@ def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level:
 
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
-    if log_level != "off":  # "info" is what `domainpriv serve` configures
-        logging.basicConfig(
-            level=getattr(logging, log_level.upper()),
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+    from domainpriv.daemon import log_to_stderr
+
+    logs = log_to_stderr(getattr(logging, log_level.upper())) if log_level != "off" else contextlib.nullcontext()
+    logs.__enter__()  # as `domainpriv serve` does: a queue to a writer thread; the process exits with the run
 
     caches: list[Any] = []
 

@@ -56,7 +56,7 @@ async def run_daemon(
         settings.database.url, sqlite_busy_timeout_seconds=settings.database.sqlite_busy_timeout_seconds
     )
     feed = change_feed_for(engine) if settings.publication.cache_entries else None
-    cache = RecordCache[PublicRecord](feed, settings.publication.cache_entries) if feed else None
+    cache: RecordCache[PublicRecord] | None = RecordCache(feed, settings.publication.cache_entries) if feed else None
     source = DatabaseSource(UnitOfWork(engine), publication_policy(settings), cache)
     executor = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="domainpriv-lookup")
     whois = WhoisServer(settings.whois, source, settings.publication.terms_of_use, executor=executor)

@@ -38,49 +38,45 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import errno
 import logging
 import socket
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from domainpriv.clock import Clock, utcnow
 from domainpriv.config import WhoisSettings
+from domainpriv.privacy import PublicRecord
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.source import RecordSource
-from domainpriv.rdds.whois_answer import MALFORMED_QUERY, answer_whois_query, normalize_query, peek_whois_answer
-from domainpriv.rdds.whois_text import render_error
+from domainpriv.rdds.whois_answer import MALFORMED_QUERY, WhoisAnswer, answer_whois_query, normalize_query
+from domainpriv.rdds.whois_text import render_domain, render_error, render_not_found
 
 __all__ = ["DEFAULT_LOOKUP_WORKERS", "LOGGER_NAME", "WhoisServer"]
 
 LOGGER_NAME: Final = "domainpriv.whois"
 DEFAULT_LOOKUP_WORKERS: Final = 4  # a few: lookups are short read transactions; the pool bounds store load
-_READ_CHUNK_BYTES: Final = 4096
 # After the reply we half-close and wait briefly for the client's FIN before closing, so that unread input (e.g.
 # the rest of a pipelined request) does not make the kernel send a RST that could destroy the reply in transit.
 _LINGER_SECONDS: Final = 2.0
 _REFUSAL_LINGER_SECONDS: Final = 0.5
 _LISTEN_BACKLOG: Final = 128
 _ACCEPT_RETRY_SECONDS: Final = 0.1  # out of file descriptors or buffers: pause accepting this long
+# Rendered found replies kept, keyed by the PublicRecord object they were rendered from (oldest dropped first).
+_RENDERED_ENTRIES: Final = 16_384
 
 log = logging.getLogger(LOGGER_NAME)
 
 _Outcome = Literal["found", "not-found", "error", "rate-limited", "timeout", "too-long"]
 
-
-class _ClientGone(Exception):
-    """The client reset the connection or stopped reading: close without a reply."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    kind: Literal["line", "empty", "timeout", "too-long"]
-    data: bytes = b""
+# Connection states: reading the query line; answer being computed (in the lookup pool); reply written, waiting
+# for the client's FIN (the linger); closed.
+_READING: Final = 0
+_ANSWERING: Final = 1
+_LINGERING: Final = 2
+_CLOSED: Final = 3
 
 
 class WhoisServer:
@@ -108,9 +104,13 @@ class WhoisServer:
         self._owns_executor = executor is None
         self._limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
         self._listeners: list[socket.socket] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connections: set[_Connection] = set()
+        self._idle: asyncio.Future[None] | None = None  # set when the last connection closes, while stopping
         self._admitted = 0
         self._refusing = 0
+        self._linger = min(_LINGER_SECONDS, settings.read_timeout_seconds)
+        self._rendered: dict[int, tuple[PublicRecord, bytes]] = {}
 
     # ------------------------------------------------------------------------------------------- lifecycle
 
@@ -119,6 +119,9 @@ class WhoisServer:
         if self._listeners:
             raise RuntimeError("WhoisServer already started")
         loop = asyncio.get_running_loop()
+        if not hasattr(loop, "_make_socket_transport"):
+            raise RuntimeError("WhoisServer needs a selector event loop")
+        self._loop = loop
         self._listeners = await _listen(loop, self.settings.host, self.settings.port)
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -150,14 +153,13 @@ class WhoisServer:
         for listener in listeners:
             loop.remove_reader(listener.fileno())
             listener.close()
-        open_tasks = set(self._tasks)
-        if open_tasks:
-            _, open_tasks = await asyncio.wait(open_tasks, timeout=self.settings.shutdown_grace_seconds)
-        for task in open_tasks:
-            task.cancel()
-        if open_tasks:
-            await asyncio.gather(*open_tasks, return_exceptions=True)
-            log.warning("whois stopped: %d connection(s) closed after the grace period", len(open_tasks))
+        await self._wait_idle(self.settings.shutdown_grace_seconds)
+        left = list(self._connections)
+        for connection in left:
+            connection.close_for_shutdown()
+        if left:
+            await self._wait_idle(1.0)  # aborted transports report connection_lost on the next loop iteration
+            log.warning("whois stopped: %d connection(s) closed after the grace period", len(left))
         if self._owns_executor and self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -171,14 +173,24 @@ class WhoisServer:
         finally:
             await self.stop()
 
+    async def _wait_idle(self, timeout: float) -> None:
+        if not self._connections:
+            return
+        self._idle = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait([self._idle], timeout=timeout)
+        finally:
+            self._idle = None
+
     # ----------------------------------------------------------------------------------------- connections
 
     def _accept(self, listener: socket.socket) -> None:
-        """Reader callback of a listening socket: accept what is waiting, one task per connection, at once."""
-        loop = asyncio.get_running_loop()
+        """Reader callback of a listening socket: accept what is waiting and give each connection its transport
+        and protocol at once (no task), so `stop()` sees every connection."""
+        loop = cast(Any, self._loop)  # a selector loop: checked in start()
         for _ in range(_LISTEN_BACKLOG):
             try:
-                conn, _address = listener.accept()
+                conn, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionAbortedError:
@@ -190,187 +202,287 @@ class WhoisServer:
                 loop.remove_reader(listener.fileno())
                 loop.call_later(_ACCEPT_RETRY_SECONDS, self._resume_accepting, listener)
                 return
-            task = loop.create_task(self._connection(conn))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            client = str(address[0]) if isinstance(address, tuple) and address else "unknown"
+            refused = self._admitted >= self.settings.max_connections
+            connection = _Connection(self, client, refused)
+            if refused:
+                self._refusing += 1
+            else:
+                self._admitted += 1
+            self._connections.add(connection)
+            try:
+                conn.setblocking(False)
+                # What loop.connect_accepted_socket does, without the coroutine and its task.
+                loop._make_socket_transport(conn, connection, extra={"peername": address})
+            except OSError:  # reset before the transport was set up
+                connection.connection_lost(None)
+                conn.close()
 
     def _resume_accepting(self, listener: socket.socket) -> None:
         if listener in self._listeners:
             asyncio.get_running_loop().add_reader(listener.fileno(), self._accept, listener)
 
-    async def _connection(self, conn: socket.socket) -> None:
-        try:
-            conn.setblocking(False)
-            reader = asyncio.StreamReader()
-            loop = asyncio.get_running_loop()
-            transport, protocol = await loop.connect_accepted_socket(
-                lambda: asyncio.StreamReaderProtocol(reader), sock=conn
-            )
-            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-            await self._handle(reader, writer)
-        except OSError:  # reset before the transport was set up
-            pass
-        finally:
-            conn.close()  # a no-op once the transport has closed it
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._admitted >= self.settings.max_connections:
-            await self._refuse_busy(reader, writer)
-            return
-        self._admitted += 1
-        try:
-            await self._serve(reader, writer)
-        finally:
+    def _forget(self, connection: _Connection) -> None:
+        self._connections.discard(connection)
+        if connection.refused:
+            self._refusing -= 1
+        else:
             self._admitted -= 1
+        if not self._connections and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
 
-    async def _refuse_busy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = _client_address(writer)
-        log.warning("whois refused client=%s: %d connections open", client, self._admitted)
-        reply = render_error("server busy: too many open connections; please retry later", self._clock())
-        self._refusing += 1
+    def _render(self, record: PublicRecord) -> bytes:
+        """The found reply for `record`, rendered once per record object: a cached source returns the same object
+        on every hit until the database changes (and holding it here keeps its id from being reused)."""
+        entry = self._rendered.get(id(record))
+        if entry is not None and entry[0] is record:
+            return entry[1]
+        reply = render_domain(record, self._terms_of_use).encode("utf-8")
+        if len(self._rendered) >= _RENDERED_ENTRIES:
+            del self._rendered[next(iter(self._rendered))]
+        self._rendered[id(record)] = (record, reply)
+        return reply
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: read one line, answer it, half-close, linger for the client's FIN, close.
+
+    Everything runs in transport callbacks and `call_later` timers on the event loop; only a lookup that misses
+    the source's cache goes to the lookup pool, whose result comes back through a done-callback.
+    """
+
+    __slots__ = (
+        "_client", "_done", "_eof", "_line", "_name", "_server", "_started", "_state", "_timer", "_too_long",
+        "_transport", "refused",
+    )  # fmt: skip
+
+    def __init__(self, server: WhoisServer, client: str, refused: bool) -> None:
+        self._server = server
+        self._client = client
+        self.refused = refused
+        self._transport: asyncio.Transport | None = None
+        self._state = _READING
+        self._line: bytearray | None = None  # the part of the query line received so far, if it came in pieces
+        self._too_long = False
+        self._eof = False  # the client half-closed
+        self._started = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._name: str | None = None
+        self._done = False  # the query line was logged (or there is nothing to log)
+
+    # --------------------------------------------------------------------------------- transport callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        if self.refused:
+            self._refuse_busy()
+            return
+        loop = cast(asyncio.AbstractEventLoop, self._server._loop)
+        self._timer = loop.call_later(self._server.settings.read_timeout_seconds, self._read_timed_out)
+
+    def data_received(self, data: bytes) -> None:
+        if self._state != _READING:  # after the line: the rest is discarded
+            return
+        cr, lf = data.find(b"\r"), data.find(b"\n")
+        end = lf if cr < 0 else cr if lf < 0 or cr < lf else lf
+        limit = self._server.settings.max_query_bytes
+        if self._line is None and end >= 0 and not self._too_long:  # the usual case: the whole line at once
+            if end > limit:
+                self._answer_too_long()
+            else:
+                self._answer(data[:end])
+            return
+        if not self._too_long:
+            line = self._line if self._line is not None else bytearray()
+            line += data if end < 0 else data[:end]
+            self._line = line
+            if len(line) > limit:  # consumed to its end but not kept
+                self._too_long = True
+                self._line = None
+        if end >= 0:
+            self._end_of_line()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        if self._state == _READING:
+            if self._too_long or self._line is not None:
+                self._end_of_line()  # the client half-closed: what came so far is the query
+            else:  # connected and closed without a byte: nothing to answer
+                self._done = True
+                return False
+        return self._state == _ANSWERING  # keep the sending side open for an answer in flight
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._state == _CLOSED:
+            return
+        self._state = _CLOSED
+        self._cancel_timer()
+        if not self._done:  # reset, or closed by shutdown, before the reply
+            self._log("error")
+        self._server._forget(self)
+
+    # ------------------------------------------------------------------------------------------ answering
+
+    def _end_of_line(self) -> None:
+        if self._too_long:
+            self._answer_too_long()
+        else:
+            self._answer(bytes(self._line or b""))
+            self._line = None
+
+    def _read_timed_out(self) -> None:
+        self._timer = None
+        if self._state != _READING:
+            return
+        self._state = _ANSWERING
+        server = self._server
+        if self._too_long:
+            self._answer_too_long()
+            return
+        text = f"no complete query received within {server.settings.read_timeout_seconds:g} seconds"
+        self._reply(render_error(text, server._clock()).encode("utf-8"), "timeout")
+
+    def _answer_too_long(self) -> None:
+        self._state = _ANSWERING
+        self._cancel_timer()
+        server = self._server
+        text = f"query longer than {server.settings.max_query_bytes} bytes"
+        self._reply(render_error(text, server._clock()).encode("utf-8"), "too-long")
+
+    def _answer(self, line: bytes) -> None:
+        """Answer one query line: on the loop if it needs no store access, else in the lookup pool."""
+        self._state = _ANSWERING
+        self._cancel_timer()
+        server = self._server
         try:
-            writer.write(reply.encode("utf-8"))
+            try:
+                query = line.decode("utf-8")
+            except UnicodeDecodeError:
+                self._reply(render_error(MALFORMED_QUERY, server._clock()).encode("utf-8"), "error")
+                return
+            limiter = server._limiter
+            wait = limiter.acquire(self._client)
+            if wait > 0:
+                self._name = normalize_query(query)
+                seconds = limiter.retry_after_seconds(wait)
+                text = f"too many queries from your address; please slow down and retry in {seconds} s"
+                self._reply(render_error(text, server._clock()).encode("utf-8"), "rate-limited")
+                return
+            name = self._name = normalize_query(query)
+            if name is None:
+                self._reply(render_error(MALFORMED_QUERY, server._clock()).encode("utf-8"), "error")
+                return
+            hit, record = server._source.peek(name)
+            if not hit:
+                loop = cast(asyncio.AbstractEventLoop, server._loop)
+                future = loop.run_in_executor(
+                    server._executor, answer_whois_query, query, server._source, server._clock(),
+                    server._terms_of_use,
+                )  # fmt: skip
+                future.add_done_callback(self._looked_up)
+            elif record is None:  # unknown and hidden names answer alike
+                self._reply(render_not_found(name, server._clock()).encode("utf-8"), "not-found")
+            else:
+                self._reply(server._render(record), "found")
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _looked_up(self, future: asyncio.Future[WhoisAnswer]) -> None:
+        if self._state != _ANSWERING or future.cancelled():  # the connection is gone, or shutdown cancelled it
+            return
+        try:
+            answer = future.result()
+            self._reply(answer.text.encode("utf-8"), answer.outcome)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _internal_error(self, exc: BaseException) -> None:
+        request_id = uuid.uuid4().hex[:12]
+        # Where it failed, without the exception's message or source lines: either may quote a record value.
+        frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
+        log.error(
+            "whois internal error request_id=%s client=%s exception=%s at %s",
+            request_id, self._client, type(exc).__name__, frames,
+        )  # fmt: skip
+        text = f"internal error (request id {request_id}); please retry later"
+        try:
+            reply = render_error(text, self._server._clock()).encode("utf-8")
+        except Exception:  # not even the clock: the connection just closes
+            self._log("error", request_id)
+            self._abort()
+            return
+        self._reply(reply, "error", request_id)
+
+    def _reply(self, reply: bytes, outcome: _Outcome, request_id: str = "-") -> None:
+        """Write the reply, log the query, then half-close and linger (or close at once if the client already
+        half-closed)."""
+        transport = self._transport
+        if transport is None or self._state == _CLOSED:
+            return
+        if not transport.is_closing():
+            transport.write(reply)
+        self._log(outcome, request_id)
+        self._close(self._server._linger)
+
+    def _refuse_busy(self) -> None:
+        server = self._server
+        log.warning("whois refused client=%s: %d connections open", self._client, server._admitted)
+        self._done = True
+        try:
+            reply = render_error("server busy: too many open connections; please retry later", server._clock())
+            cast(asyncio.Transport, self._transport).write(reply.encode("utf-8"))
             # A short linger keeps the refusal readable; beyond max_connections lingering refusals, none at all,
             # so a connection flood cannot pile up sockets.
-            linger = _REFUSAL_LINGER_SECONDS if self._refusing <= self.settings.max_connections else 0.0
-            await self._close(reader, writer, linger)
+            self._close(_REFUSAL_LINGER_SECONDS if server._refusing <= server.settings.max_connections else 0.0)
         except Exception as exc:  # a refusal must never take anything else down
-            log.error("whois refusal failed client=%s exception=%s", client, type(exc).__name__)
-            writer.transport.abort()
-        finally:
-            self._refusing -= 1
+            log.error("whois refusal failed client=%s exception=%s", self._client, type(exc).__name__)
+            self._abort()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = _client_address(writer)
-        request_id = uuid.uuid4().hex[:12]
-        started = time.monotonic()
-        outcome: _Outcome = "error"
-        name: str | None = None
-        logged = True
-        try:
-            read = await self._read_query(reader)
-            now = self._clock()
-            if read.kind == "empty":  # connected and closed without a byte: nothing to answer
-                logged = False
+    def _close(self, linger: float) -> None:
+        """After the reply: half-close and wait up to `linger` seconds for the client's FIN (discarding its
+        input), then close. A client that does not take its reply gets `read_timeout_seconds` more."""
+        transport = self._transport
+        if transport is None or self._state == _CLOSED:
+            return
+        self._state = _LINGERING
+        self._cancel_timer()
+        if transport.is_closing():
+            return
+        pending = transport.get_write_buffer_size() > 0
+        if self._eof or linger <= 0:
+            transport.close()  # sends what is buffered, then closes
+            if not pending:
                 return
-            if read.kind == "timeout":
-                outcome = "timeout"
-                reply = render_error(
-                    f"no complete query received within {self.settings.read_timeout_seconds:g} seconds", now
-                )
-            elif read.kind == "too-long":
-                outcome = "too-long"
-                reply = render_error(f"query longer than {self.settings.max_query_bytes} bytes", now)
-            else:
-                outcome, name, reply = await self._answer(client, read.data, now)
-            await self._send(writer, reply)
-        except _ClientGone:  # reset, broken pipe, or not reading its reply: nothing more to tell it
-            writer.transport.abort()
-        except asyncio.CancelledError:
-            log.warning("whois connection closed by shutdown client=%s request_id=%s", client, request_id)
-            writer.transport.abort()
-            raise
-        except Exception as exc:
-            outcome = "error"
-            # Where it failed, without the exception's message or source lines: either may quote a record value.
-            frames = "; ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__))
-            log.error(
-                "whois internal error request_id=%s client=%s exception=%s at %s",
-                request_id, client, type(exc).__name__, frames,
-            )  # fmt: skip
-            reply = render_error(f"internal error (request id {request_id}); please retry later", self._clock())
+            linger = 0.0
+        else:
             try:
-                await self._send(writer, reply)
-            except _ClientGone:
-                writer.transport.abort()
-        finally:
-            if logged:
-                log.info(
-                    "whois query client=%s name=%s outcome=%s duration_ms=%.1f request_id=%s",
-                    client, name or "malformed", outcome, (time.monotonic() - started) * 1000, request_id,
-                )  # fmt: skip
-            await self._close(reader, writer, min(_LINGER_SECONDS, self.settings.read_timeout_seconds))
+                transport.write_eof()
+            except OSError:
+                self._abort()
+                return
+        delay = linger + (self._server.settings.read_timeout_seconds if pending else 0.0)
+        self._timer = cast(asyncio.AbstractEventLoop, self._server._loop).call_later(delay, self._abort)
 
-    async def _answer(self, client: str, data: bytes, now: datetime) -> tuple[_Outcome, str | None, str]:
-        try:
-            query = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return "error", None, render_error(MALFORMED_QUERY, now)
-        wait = self._limiter.acquire(client)
-        if wait > 0:
-            seconds = self._limiter.retry_after_seconds(wait)
-            reply = render_error(f"too many queries from your address; please slow down and retry in {seconds} s", now)
-            return "rate-limited", normalize_query(query), reply
-        answer = peek_whois_answer(query, self._source, now, self._terms_of_use)  # malformed, or a cache hit
-        if answer is None:
-            answer = await asyncio.get_running_loop().run_in_executor(
-                self._executor, answer_whois_query, query, self._source, now, self._terms_of_use
-            )
-        return answer.outcome, answer.name, answer.text
+    def close_for_shutdown(self) -> None:
+        log.warning("whois connection closed by shutdown client=%s", self._client)
+        self._abort()
 
-    async def _read_query(self, reader: asyncio.StreamReader) -> _Read:
-        """Read one line within the read timeout; an over-long line is consumed to its end but not kept."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.read_timeout_seconds
-        limit = self.settings.max_query_bytes
-        line = bytearray()
-        too_long = False
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return _Read("too-long" if too_long else "timeout")
-            try:
-                chunk = await asyncio.wait_for(reader.read(_READ_CHUNK_BYTES), remaining)
-            except TimeoutError:
-                return _Read("too-long" if too_long else "timeout")
-            except ConnectionError as exc:
-                raise _ClientGone from exc
-            if not chunk:  # the client half-closed: what came so far is the query
-                if too_long:
-                    return _Read("too-long")
-                return _Read("line", bytes(line)) if line else _Read("empty")
-            end = _line_end(chunk)
-            if not too_long:
-                line += chunk if end < 0 else chunk[:end]
-                if len(line) > limit:
-                    too_long = True
-                    line.clear()
-            if end >= 0:
-                return _Read("too-long") if too_long else _Read("line", bytes(line))
+    def _abort(self) -> None:
+        self._timer = None
+        if self._transport is not None:
+            self._transport.abort()
 
-    async def _send(self, writer: asyncio.StreamWriter, reply: str) -> None:
-        try:
-            writer.write(reply.encode("utf-8"))
-            await asyncio.wait_for(writer.drain(), self.settings.read_timeout_seconds)
-        except (ConnectionError, TimeoutError) as exc:
-            raise _ClientGone from exc
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    async def _close(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, linger: float) -> None:
-        """Half-close, wait up to `linger` seconds for the client's FIN (discarding its input), then close."""
-        try:
-            if linger > 0 and not writer.is_closing() and writer.can_write_eof():
-                writer.write_eof()
-                async with asyncio.timeout(linger):
-                    while await reader.read(_READ_CHUNK_BYTES):
-                        pass
-        except (OSError, TimeoutError):
-            pass
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-
-
-def _line_end(chunk: bytes) -> int:
-    """Index of the first CR or LF in `chunk`, or -1."""
-    ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
-    return min(ends) if ends else -1
-
-
-def _client_address(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    if isinstance(peer, tuple) and peer:
-        return str(peer[0])
-    return "unknown"
+    def _log(self, outcome: _Outcome, request_id: str = "-") -> None:
+        self._done = True
+        log.info(
+            "whois query client=%s name=%s outcome=%s duration_ms=%.1f request_id=%s",
+            self._client, self._name or "malformed", outcome, (time.monotonic() - self._started) * 1000, request_id,
+        )  # fmt: skip
 
 
 async def _listen(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[socket.socket]:

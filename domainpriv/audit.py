@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from domainpriv.errors import DomainprivError
 from domainpriv.store.audit import AuditEvent
+from domainpriv.store.session import UnitOfWork
 
 GENESIS_HASH = "0" * 64
 CHANGE_CHANNEL = "domainpriv_change"
@@ -131,6 +132,12 @@ class ChainReport:
     events: int
     head_seq: int
     head_hash: str
+
+
+def verify_audit_log(uow: UnitOfWork) -> ChainReport:
+    """Check the whole chain in a read-only transaction. Raises AuditChainBroken at the first bad link."""
+    with uow.reading() as r:
+        return verify_chain(r.session)
 
 
 def verify_chain(session: Session) -> ChainReport:

@@ -353,8 +353,7 @@ def _source(settings: Settings, uow: UnitOfWork) -> RecordSource:
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
     """Check the audit hash chain; names the first broken link and exits 1 if there is one."""
-    with _uow(_settings(config)).reading() as r:
-        report = audit.verify_chain(r.session)
+    report = audit.verify_audit_log(_uow(_settings(config)))
     out.print(f"audit chain intact: {report.events} events, head {report.head_seq} {report.head_hash}")
 
 

@@ -21,17 +21,27 @@ Any input gets an answer or a clean close: invalid UTF-8 and anything that is no
 malformed-query error; an unexpected exception gets a generic reply naming a request id, and the log line with
 the same id carries the details, never the reply.
 
-Store lookups (and rendering) run in a bounded thread pool, off the event loop (Starlette `concurrency.py`);
-malformed queries and fresh hits in the source's cache (`RecordSource.peek`) are answered on the loop.
+Speed (bench/bench_rdds.py): each connection is a small protocol object whose non-blocking socket is driven
+directly by the event loop's reader/writer callbacks: no task, no transport, no StreamReader/StreamWriter and no
+timer of its own. A fresh hit in the source's cache (`RecordSource.peek`) and a malformed query are answered
+synchronously inside `data_received`; only a miss goes to a bounded thread pool for the store lookup (Starlette
+`concurrency.py`), whose done-callback writes the reply.
+A cached source returns the same PublicRecord object on every hit until the database changes, so the encoded
+found reply is memoised per record object (the memo holds the object, so its id cannot be reused meanwhile);
+normalised names are memoised per query line. Deadlines (read timeout, linger, a reply the client does not
+take) are checked by one periodic sweep while connections are open, so they act up to `_MAX_TICK_SECONDS`
+late, never early.
 
-Accepting is done here rather than by `asyncio.start_server`: on Python 3.11 a connection accepted just before
-`Server.close()` fails an assertion in `Server._attach` and its socket leaks, and `Server.wait_closed()` does not
-wait for connections. Our accept callback creates each connection's task in the same step as `accept()`, so
-`stop()` sees every connection. This needs a selector event loop (the default on Unix).
+Accepting is done here rather than by `asyncio.start_server`/`loop.create_server`: on Python 3.11 a connection
+accepted just before `Server.close()` fails an assertion in `Server._attach` and its socket leaks, and
+`Server.wait_closed()` does not wait for connections. Our accept callback registers each connection in the same
+step as `accept()`, so `stop()` sees every connection. This needs a selector event loop (the default on Unix).
 
 Logging (`domainpriv.whois`): one line per query with the client address, the normalised name (or
-`malformed`), the outcome (found, not-found, error, rate-limited, timeout, too-long) and the duration; never any
-record content and never the raw query (it may be arbitrary bytes).
+`malformed`), the outcome (found, not-found, error, rate-limited, timeout, too-long), the duration and the
+request id (`-` unless an error was logged with it); never any record content and never the raw query (it may
+be arbitrary bytes). The lines of one event-loop iteration are logged together at its end (`stop()` logs what is
+left): a burst wakes a queue-based log writer once, not once per query.
 """
 
 from __future__ import annotations
@@ -63,9 +73,17 @@ DEFAULT_LOOKUP_WORKERS: Final = 4  # a few: lookups are short read transactions;
 _LINGER_SECONDS: Final = 2.0
 _REFUSAL_LINGER_SECONDS: Final = 0.5
 _LISTEN_BACKLOG: Final = 128
+_READ_CHUNK_BYTES: Final = 4096
 _ACCEPT_RETRY_SECONDS: Final = 0.1  # out of file descriptors or buffers: pause accepting this long
 # Rendered found replies kept, keyed by the PublicRecord object they were rendered from (oldest dropped first).
 _RENDERED_ENTRIES: Final = 16_384
+_NAMES_ENTRIES: Final = 16_384  # query lines already normalised (oldest dropped first) ...
+_NAMES_MAX_LINE: Final = 512  # ... if at most this long (a domain name has at most 253 characters)
+# Deadlines (read timeout, linger) are checked by one periodic sweep, not a timer per connection; they fire at
+# most one tick late, never early.
+_MAX_TICK_SECONDS: Final = 0.1
+_MIN_TICK_SECONDS: Final = 0.005
+_NEVER: Final = float("inf")
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -111,6 +129,10 @@ class WhoisServer:
         self._refusing = 0
         self._linger = min(_LINGER_SECONDS, settings.read_timeout_seconds)
         self._rendered: dict[int, tuple[PublicRecord, bytes]] = {}
+        self._pending_log: list[tuple[str, str, str, float, str]] = []
+        self._names: dict[bytes, str | None] = {}
+        self._tick = max(_MIN_TICK_SECONDS, min(_MAX_TICK_SECONDS, self._linger / 4))
+        self._sweeper: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------------------------------- lifecycle
 
@@ -119,8 +141,6 @@ class WhoisServer:
         if self._listeners:
             raise RuntimeError("WhoisServer already started")
         loop = asyncio.get_running_loop()
-        if not hasattr(loop, "_make_socket_transport"):
-            raise RuntimeError("WhoisServer needs a selector event loop")
         self._loop = loop
         self._listeners = await _listen(loop, self.settings.host, self.settings.port)
         if self._executor is None:
@@ -160,6 +180,10 @@ class WhoisServer:
         if left:
             await self._wait_idle(1.0)  # aborted transports report connection_lost on the next loop iteration
             log.warning("whois stopped: %d connection(s) closed after the grace period", len(left))
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self._flush_log()
         if self._owns_executor and self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -185,9 +209,9 @@ class WhoisServer:
     # ----------------------------------------------------------------------------------------- connections
 
     def _accept(self, listener: socket.socket) -> None:
-        """Reader callback of a listening socket: accept what is waiting and give each connection its transport
-        and protocol at once (no task), so `stop()` sees every connection."""
-        loop = cast(Any, self._loop)  # a selector loop: checked in start()
+        """Reader callback of a listening socket: accept what is waiting and register each connection at once
+        (no task), so `stop()` sees every connection."""
+        loop = cast(asyncio.AbstractEventLoop, self._loop)
         for _ in range(_LISTEN_BACKLOG):
             try:
                 conn, address = listener.accept()
@@ -204,19 +228,15 @@ class WhoisServer:
                 return
             client = str(address[0]) if isinstance(address, tuple) and address else "unknown"
             refused = self._admitted >= self.settings.max_connections
-            connection = _Connection(self, client, refused)
+            connection = _Connection(self, loop, conn, client, refused)
             if refused:
                 self._refusing += 1
             else:
                 self._admitted += 1
             self._connections.add(connection)
-            try:
-                conn.setblocking(False)
-                # What loop.connect_accepted_socket does, without the coroutine and its task.
-                loop._make_socket_transport(conn, connection, extra={"peername": address})
-            except OSError:  # reset before the transport was set up
-                connection.connection_lost(None)
-                conn.close()
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(self._tick, self._sweep)
+            connection.start()
 
     def _resume_accepting(self, listener: socket.socket) -> None:
         if listener in self._listeners:
@@ -231,6 +251,46 @@ class WhoisServer:
         if not self._connections and self._idle is not None and not self._idle.done():
             self._idle.set_result(None)
 
+    def _sweep(self) -> None:
+        """Every tick while there are connections: act on those whose deadline has passed."""
+        if not self._connections:
+            self._sweeper = None  # the next accepted connection starts it again
+            return
+        loop = cast(asyncio.AbstractEventLoop, self._loop)
+        self._sweeper = loop.call_later(self._tick, self._sweep)  # first: an exception below must not stop it
+        now = loop.time()
+        for connection in [c for c in self._connections if c.deadline <= now]:
+            connection.deadline_passed()
+
+    def _normalize(self, line: bytes) -> str | None:
+        """`normalize_query` of a query line that is valid UTF-8, memoised: clients ask for the same names."""
+        if len(line) > _NAMES_MAX_LINE:
+            return normalize_query(line.decode("utf-8"))
+        try:
+            return self._names[line]
+        except KeyError:
+            pass
+        name = normalize_query(line.decode("utf-8"))
+        names = self._names
+        if len(names) >= _NAMES_ENTRIES:
+            del names[next(iter(names))]
+        names[line] = name
+        return name
+
+    def _log_query(self, args: tuple[str, str, str, float, str]) -> None:
+        """Queue one query's log line; the lines of one event-loop iteration are logged together at its end."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        pending = self._pending_log
+        if not pending:
+            cast(asyncio.AbstractEventLoop, self._loop).call_soon(self._flush_log)
+        pending.append(args)
+
+    def _flush_log(self) -> None:
+        pending, self._pending_log = self._pending_log, []
+        for args in pending:
+            log.info("whois query client=%s name=%s outcome=%s duration_ms=%.1f request_id=%s", *args)
+
     def _render(self, record: PublicRecord) -> bytes:
         """The found reply for `record`, rendered once per record object: a cached source returns the same object
         on every hit until the database changes (and holding it here keeps its id from being reused)."""
@@ -244,41 +304,142 @@ class WhoisServer:
         return reply
 
 
-class _Connection(asyncio.Protocol):
+class _Connection:
     """One client connection: read one line, answer it, half-close, linger for the client's FIN, close.
 
-    Everything runs in transport callbacks and `call_later` timers on the event loop; only a lookup that misses
-    the source's cache goes to the lookup pool, whose result comes back through a done-callback.
+    The socket is driven directly by event-loop reader/writer callbacks (no asyncio transport, no task) and the
+    server's deadline sweep; only a lookup that misses the source's cache goes to the lookup pool, whose result
+    comes back through a done-callback. The method names follow `asyncio.Protocol`.
     """
 
     __slots__ = (
-        "_client", "_done", "_eof", "_line", "_name", "_server", "_started", "_state", "_timer", "_too_long",
-        "_transport", "refused",
+        "_client", "_close_after_flush", "_done", "_eof", "_fd", "_line", "_loop", "_name", "_out", "_reading",
+        "_server", "_shut_after_flush", "_sock", "_started", "_state", "_too_long", "deadline", "refused",
     )  # fmt: skip
 
-    def __init__(self, server: WhoisServer, client: str, refused: bool) -> None:
+    def __init__(
+        self, server: WhoisServer, loop: asyncio.AbstractEventLoop, sock: socket.socket, client: str, refused: bool
+    ) -> None:
         self._server = server
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
         self._client = client
         self.refused = refused
-        self._transport: asyncio.Transport | None = None
         self._state = _READING
         self._line: bytearray | None = None  # the part of the query line received so far, if it came in pieces
         self._too_long = False
         self._eof = False  # the client half-closed
+        self._reading = False  # registered with the loop for reading
+        self._out = b""  # reply bytes the socket did not take yet (registered for writing while non-empty)
+        self._shut_after_flush = False  # half-close once `_out` is sent
+        self._close_after_flush = False  # close once `_out` is sent
         self._started = time.monotonic()
-        self._timer: asyncio.TimerHandle | None = None
+        self.deadline = _NEVER  # time.monotonic() (= loop.time()) at which `deadline_passed` acts
         self._name: str | None = None
         self._done = False  # the query line was logged (or there is nothing to log)
 
-    # --------------------------------------------------------------------------------- transport callbacks
+    # ------------------------------------------------------------------------------------------- socket
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
+    def start(self) -> None:
+        try:
+            self._sock.setblocking(False)
+            self._loop.add_reader(self._fd, self._readable)
+        except (OSError, ValueError):  # reset already: nothing to log
+            self._done = True
+            self._close_now()
+            return
+        self._reading = True
         if self.refused:
             self._refuse_busy()
             return
-        loop = cast(asyncio.AbstractEventLoop, self._server._loop)
-        self._timer = loop.call_later(self._server.settings.read_timeout_seconds, self._read_timed_out)
+        self.deadline = self._started + self._server.settings.read_timeout_seconds
+
+    def _readable(self) -> None:
+        try:
+            data = self._sock.recv(_READ_CHUNK_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # reset: nothing more to tell the client
+            self._close_now()
+            return
+        if data:
+            self.data_received(data)
+            return
+        self._stop_reading()  # at EOF the socket stays readable
+        if not self.eof_received():
+            self._close_when_sent()
+
+    def _send(self, data: bytes) -> None:
+        if self._state == _CLOSED:
+            return
+        if self._out:
+            self._out += data
+            return
+        try:
+            sent = self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:  # reset, broken pipe
+            self._close_now()
+            return
+        if sent < len(data):
+            self._out = data[sent:]
+            self._loop.add_writer(self._fd, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            sent = self._sock.send(self._out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close_now()
+            return
+        self._out = self._out[sent:]
+        if self._out:
+            return
+        self._loop.remove_writer(self._fd)
+        if self._close_after_flush:
+            self._close_now()
+        elif self._shut_after_flush:
+            self._write_eof()
+
+    def _write_eof(self) -> None:
+        if self._out:
+            self._shut_after_flush = True
+            return
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close_now()
+
+    def _close_when_sent(self) -> None:
+        """Close once the reply is sent (what `transport.close()` does)."""
+        if self._state == _CLOSED:
+            return
+        if self._out:
+            self._close_after_flush = True
+            self._stop_reading()
+        else:
+            self._close_now()
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
+
+    def _close_now(self) -> None:
+        """Close the socket at once (what `transport.abort()` does) and forget the connection."""
+        if self._state == _CLOSED:
+            return
+        self._stop_reading()
+        if self._out:
+            self._out = b""
+            self._loop.remove_writer(self._fd)
+        self._sock.close()
+        self.connection_lost(None)
+
+    # --------------------------------------------------------------------------------------- protocol
 
     def data_received(self, data: bytes) -> None:
         if self._state != _READING:  # after the line: the rest is discarded
@@ -303,6 +464,7 @@ class _Connection(asyncio.Protocol):
             self._end_of_line()
 
     def eof_received(self) -> bool:
+        """The client half-closed; False: close (once the reply is sent)."""
         self._eof = True
         if self._state == _READING:
             if self._too_long or self._line is not None:
@@ -330,10 +492,14 @@ class _Connection(asyncio.Protocol):
             self._answer(bytes(self._line or b""))
             self._line = None
 
+    def deadline_passed(self) -> None:
+        self.deadline = _NEVER
+        if self._state == _LINGERING:  # no FIN within the linger, or the reply not taken: close
+            self._abort()
+        elif self._state == _READING:
+            self._read_timed_out()
+
     def _read_timed_out(self) -> None:
-        self._timer = None
-        if self._state != _READING:
-            return
         self._state = _ANSWERING
         server = self._server
         if self._too_long:
@@ -356,19 +522,17 @@ class _Connection(asyncio.Protocol):
         server = self._server
         try:
             try:
-                query = line.decode("utf-8")
+                name = self._name = server._normalize(line)
             except UnicodeDecodeError:
                 self._reply(render_error(MALFORMED_QUERY, server._clock()).encode("utf-8"), "error")
                 return
             limiter = server._limiter
             wait = limiter.acquire(self._client)
             if wait > 0:
-                self._name = normalize_query(query)
                 seconds = limiter.retry_after_seconds(wait)
                 text = f"too many queries from your address; please slow down and retry in {seconds} s"
                 self._reply(render_error(text, server._clock()).encode("utf-8"), "rate-limited")
                 return
-            name = self._name = normalize_query(query)
             if name is None:
                 self._reply(render_error(MALFORMED_QUERY, server._clock()).encode("utf-8"), "error")
                 return
@@ -376,9 +540,8 @@ class _Connection(asyncio.Protocol):
             if not hit:
                 loop = cast(asyncio.AbstractEventLoop, server._loop)
                 future = loop.run_in_executor(
-                    server._executor, answer_whois_query, query, server._source, server._clock(),
-                    server._terms_of_use,
-                )  # fmt: skip
+                    server._executor, answer_whois_query, name, server._source, server._clock(), server._terms_of_use
+                )
                 future.add_done_callback(self._looked_up)
             elif record is None:  # unknown and hidden names answer alike
                 self._reply(render_not_found(name, server._clock()).encode("utf-8"), "not-found")
@@ -414,23 +577,22 @@ class _Connection(asyncio.Protocol):
         self._reply(reply, "error", request_id)
 
     def _reply(self, reply: bytes, outcome: _Outcome, request_id: str = "-") -> None:
-        """Write the reply, log the query, then half-close and linger (or close at once if the client already
+        """Log the query, write the reply, then half-close and linger (or close at once if the client already
         half-closed)."""
-        transport = self._transport
-        if transport is None or self._state == _CLOSED:
+        if self._state == _CLOSED:
             return
-        if not transport.is_closing():
-            transport.write(reply)
         self._log(outcome, request_id)
+        self._send(reply)
         self._close(self._server._linger)
 
     def _refuse_busy(self) -> None:
         server = self._server
         log.warning("whois refused client=%s: %d connections open", self._client, server._admitted)
         self._done = True
+        self._state = _LINGERING  # whatever the client sends is discarded
         try:
             reply = render_error("server busy: too many open connections; please retry later", server._clock())
-            cast(asyncio.Transport, self._transport).write(reply.encode("utf-8"))
+            self._send(reply.encode("utf-8"))
             # A short linger keeps the refusal readable; beyond max_connections lingering refusals, none at all,
             # so a connection flood cannot pile up sockets.
             self._close(_REFUSAL_LINGER_SECONDS if server._refusing <= server.settings.max_connections else 0.0)
@@ -441,48 +603,38 @@ class _Connection(asyncio.Protocol):
     def _close(self, linger: float) -> None:
         """After the reply: half-close and wait up to `linger` seconds for the client's FIN (discarding its
         input), then close. A client that does not take its reply gets `read_timeout_seconds` more."""
-        transport = self._transport
-        if transport is None or self._state == _CLOSED:
+        if self._state == _CLOSED:
             return
         self._state = _LINGERING
         self._cancel_timer()
-        if transport.is_closing():
-            return
-        pending = transport.get_write_buffer_size() > 0
+        pending = bool(self._out)
         if self._eof or linger <= 0:
-            transport.close()  # sends what is buffered, then closes
+            self._close_when_sent()
             if not pending:
                 return
             linger = 0.0
         else:
-            try:
-                transport.write_eof()
-            except OSError:
-                self._abort()
+            self._write_eof()
+            if self._state == _CLOSED:
                 return
         delay = linger + (self._server.settings.read_timeout_seconds if pending else 0.0)
-        self._timer = cast(asyncio.AbstractEventLoop, self._server._loop).call_later(delay, self._abort)
+        self.deadline = time.monotonic() + delay
 
     def close_for_shutdown(self) -> None:
         log.warning("whois connection closed by shutdown client=%s", self._client)
         self._abort()
 
     def _abort(self) -> None:
-        self._timer = None
-        if self._transport is not None:
-            self._transport.abort()
+        self._close_now()
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.deadline = _NEVER
 
     def _log(self, outcome: _Outcome, request_id: str = "-") -> None:
         self._done = True
-        log.info(
-            "whois query client=%s name=%s outcome=%s duration_ms=%.1f request_id=%s",
-            self._client, self._name or "malformed", outcome, (time.monotonic() - self._started) * 1000, request_id,
-        )  # fmt: skip
+        self._server._log_query(
+            (self._client, self._name or "malformed", outcome, (time.monotonic() - self._started) * 1000, request_id)
+        )
 
 
 async def _listen(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[socket.socket]:

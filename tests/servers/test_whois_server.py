@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, cast
 
 import pytest
 from whois.exceptions import WhoisDomainNotFoundError
@@ -22,7 +22,7 @@ from domainpriv.config import load_settings
 from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import RecordCache, change_feed_for
-from domainpriv.rdds.whois_server import LOGGER_NAME
+from domainpriv.rdds.whois_server import LOGGER_NAME, WhoisServer
 from domainpriv.rdds.whois_text import render_domain
 from domainpriv.registration import services
 from domainpriv.store import UnitOfWork
@@ -338,6 +338,69 @@ def test_stop_lets_the_answer_in_flight_complete(demo_source: DatabaseSource) ->
     assert reply.endswith(b"\r\n") and b"For more information on Whois status codes" in reply
 
 
+def test_a_client_that_half_closes_before_the_answer_still_gets_it(demo_source: DatabaseSource) -> None:
+    name = demo_domain("redacted")
+    source = SlowSource(demo_source)
+    with running_whois(source) as srv:
+        with socket.create_connection((HOST, srv.port), timeout=10) as client:
+            client.sendall(name.encode() + b"\r\n")
+            client.shutdown(socket.SHUT_WR)  # the server sees EOF while the lookup is in the pool
+            assert source.started.wait(5)
+            time.sleep(0.05)
+            source.release.set()
+            reply = read_all(client)
+        wait_until(lambda: srv.server.open_connections == 0)
+    assert reply.startswith(f"Domain Name: {name}\r\n".encode())
+    assert_crlf_only(reply)
+
+
+def test_pipelined_input_after_the_query_is_discarded(demo_source: DatabaseSource) -> None:
+    name = demo_domain("proxy")
+    with running_whois(demo_source) as srv:
+        alone = query(srv.port, name)
+        pipelined = query_raw(srv.port, name.encode() + b"\r\nsecond.example\r\n" + b"x" * 100_000)
+    assert pipelined.decode() == alone
+    assert alone.startswith(f"Domain Name: {name}\r\n")
+
+
+@dataclass
+class AlwaysHit:
+    """Every name is a fresh cache hit on one record object (whose rendering the test replaces)."""
+
+    record: object = field(default_factory=object)
+
+    def lookup(self, a_label: str) -> PublicRecord | None:
+        raise AssertionError("a hit never reaches the store")
+
+    def peek(self, a_label: str) -> tuple[bool, PublicRecord | None]:
+        return True, cast(PublicRecord, self.record)
+
+
+def test_a_reply_larger_than_the_socket_buffers_is_sent_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    big = (b"y" * 78 + b"\r\n") * 200_000  # 16 MB: more than the socket buffers take at once
+    monkeypatch.setattr(WhoisServer, "_render", lambda self, record: big)
+    with running_whois(AlwaysHit()) as srv:
+        with socket.create_connection((HOST, srv.port), timeout=10) as client:
+            client.sendall(b"example.com\r\n")
+            time.sleep(0.2)  # the server's buffers fill up before we read
+            reply = read_all(client)
+        wait_until(lambda: srv.server.open_connections == 0)
+    assert reply == big
+
+
+def test_a_client_that_does_not_take_its_reply_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    big = (b"z" * 78 + b"\r\n") * 200_000
+    monkeypatch.setattr(WhoisServer, "_render", lambda self, record: big)
+    with running_whois(AlwaysHit(), whois_settings(read_timeout_seconds=0.3)) as srv:
+        client = socket.create_connection((HOST, srv.port), timeout=10)
+        try:
+            client.sendall(b"example.com\r\n")
+            wait_until(lambda: srv.server.open_connections == 1)
+            wait_until(lambda: srv.server.open_connections == 0)  # read timeout + linger, not forever
+        finally:
+            client.close()
+
+
 @dataclass
 class BrokenSource:
     def lookup(self, a_label: str) -> PublicRecord | None:
@@ -379,7 +442,7 @@ class CountingExecutor(ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-def settled(cache: RecordCache) -> None:
+def settled(cache: RecordCache[PublicRecord]) -> None:
     """Wait until the change feed is listening and quiet (PostgreSQL delivers the set-up's NOTIFYs late)."""
     feed = cache._feed
     wait_ready = getattr(feed, "wait_ready", None)
@@ -396,7 +459,7 @@ def test_cache_hits_are_answered_without_the_lookup_pool(demo_uow: UnitOfWork) -
     name, unknown = demo_domain("proxy"), "unknown-name.com"
     feed = change_feed_for(demo_uow.engine)
     assert feed is not None
-    cache = RecordCache(feed, max_entries=100)
+    cache = RecordCache[PublicRecord](feed, max_entries=100)
     source = DatabaseSource(demo_uow, publication_policy(load_settings(environ={})), cache)
     executor = CountingExecutor()
     try:
@@ -408,9 +471,18 @@ def test_cache_hits_are_answered_without_the_lookup_pool(demo_uow: UnitOfWork) -
             assert executor.submitted == 2  # two fresh hits: answered on the loop
             assert query_raw(srv.port, b"not a name\r\n").startswith(b"Error: malformed query")
             assert executor.submitted == 2  # malformed: never reaches the pool
+            services.set_privacy_mode(
+                demo_uow, actor=Actor("staff", "tests"), domain=name, mode="redacted", reason="whois memo test"
+            )
+            settled(cache)
+            changed = [query(srv.port, name), query(srv.port, name)]  # a miss (new view), then a hit on it
+            assert executor.submitted == 3
     finally:
         executor.shutdown()
         feed.close()
     assert again == first
     assert first[0].startswith(f"Domain Name: {name}\r\n") and first[1].startswith('No match for "unknown-name.com"')
+    assert fields(first[0])["Registrant Name"] == [PROXY_NAME]
+    assert changed[0] == changed[1]  # the memoised reply belongs to the new view, not the old one
+    assert fields(changed[0])["Registrant Name"] == ["REDACTED FOR PRIVACY"]
     assert cache.hits >= 2

@@ -61,8 +61,9 @@ async def run_daemon(
     executor = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="domainpriv-lookup")
     whois = WhoisServer(settings.whois, source, settings.publication.terms_of_use, executor=executor)
     rdap_socket = _listen(settings.rdap.host, settings.rdap.port)
+    rdap_app = RdapApp(settings.rdap, source, executor=executor)
     rdap = uvicorn.Server(uvicorn.Config(
-        RdapApp(settings.rdap, source, executor=executor), log_level="warning", lifespan="off",
+        rdap_app, log_level="warning", lifespan="off",
         limit_concurrency=settings.rdap.max_connections, server_header=False, access_log=False,
         timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
     ))  # fmt: skip
@@ -91,6 +92,7 @@ async def run_daemon(
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+        rdap_app.close()
         executor.shutdown(wait=True)
         if feed is not None:
             feed.close()

@@ -31,6 +31,7 @@ outcome; never the raw path, the client address or anything from a record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import traceback
@@ -47,6 +48,7 @@ import orjson
 from domainpriv.clock import Clock, utcnow
 from domainpriv.config import RdapSettings
 from domainpriv.privacy import PublicRecord
+from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.rdap_json import RDAP_MEDIA_TYPE, render_domain, render_error, render_help
 from domainpriv.rdds.rdap_notices import ERROR_TEXTS
@@ -288,25 +290,18 @@ class ServerErrorMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self.app(scope, receive, watch)
+            await self.app(scope, receive, send)
         except Exception as exc:  # the last line of defence: the client gets an answer, the log the details
+            if scope["type"] != "http":
+                raise
             request_id = uuid.uuid4().hex[:16]
             frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
             where = f"{frame.filename}:{frame.lineno}" if frame else "?"
             log.error("rdap internal-error 500 request_id=%s exception=%s at %s", request_id, type(exc).__name__, where)
-            if not started:
+            # If the response had already started, the server refuses a second start: nothing more to send.
+            # (Not wrapping `send` to track that keeps the normal path free of a coroutine per message.)
+            with contextlib.suppress(RuntimeError):
                 await Response.error(500, f"Request id: {request_id}.")(send)
 
 
@@ -350,6 +345,7 @@ class RdapApp:
         self._owns_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(DEFAULT_LOOKUP_WORKERS, thread_name_prefix="rdap-lookup")
         self._rendered: dict[tuple[int, str], tuple[PublicRecord, _DomainAnswer]] = {}
+        self._query_log = BatchedLog(log)
         routes = [
             Route("domain/{name}", self._domain),
             Route("help", self._help),
@@ -368,7 +364,8 @@ class RdapApp:
             await send({"type": "websocket.close", "code": 1003})
 
     def close(self) -> None:
-        """Shut down the lookup pool if the app created it (waits for lookups in flight)."""
+        """Log what is still queued; shut down the lookup pool if the app created it (waits for lookups)."""
+        self._query_log.flush()
         if self._owns_executor:
             self._executor.shutdown(wait=True)
 
@@ -395,7 +392,7 @@ class RdapApp:
                 _answer_domain, name, request.request_url, self._source, self.settings, self._clock()
             )
             answer = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
-        log.info("rdap domain %s %s %d", answer.name or "-", answer.outcome, answer.status)
+        self._query_log.info("rdap domain %s %s %d", answer.name or "-", answer.outcome, answer.status)
         return Response(answer.status, answer.body)
 
     def _from_cache(self, name: str, request_url: str) -> _DomainAnswer | None:

@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -248,6 +249,9 @@ class Router:
         await Response.error(404)(send)
 
 
+_NOTHING_TO_ESCAPE: Final = re.compile(rb"[A-Za-z0-9_.~/%" + re.escape(("-" + _PCHAR_SAFE).encode()) + rb"]*")
+
+
 def _raw_path(scope: Scope) -> str:
     """The request path as sent, percent-encoded ASCII (ASGI `path` is already decoded, which would turn an
     encoded "/" inside a name into a separator)."""
@@ -255,6 +259,8 @@ def _raw_path(scope: Scope) -> str:
     if raw is None:
         return quote(str(scope["path"]), safe="/" + _PCHAR_SAFE)
     raw_bytes = bytes(raw).split(b"?", 1)[0]
+    if _NOTHING_TO_ESCAPE.fullmatch(raw_bytes):  # the usual case: quote() would return it unchanged
+        return raw_bytes.decode("ascii")
     return quote(raw_bytes, safe="/%" + _PCHAR_SAFE)  # keeps existing escapes; escapes raw non-ASCII bytes
 
 

@@ -59,6 +59,7 @@ from typing import Any, Final, Literal, cast
 from domainpriv.clock import Clock, utcnow
 from domainpriv.config import WhoisSettings
 from domainpriv.privacy import PublicRecord
+from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.source import RecordSource
 from domainpriv.rdds.whois_answer import MALFORMED_QUERY, WhoisAnswer, answer_whois_query, normalize_query
@@ -129,7 +130,7 @@ class WhoisServer:
         self._refusing = 0
         self._linger = min(_LINGER_SECONDS, settings.read_timeout_seconds)
         self._rendered: dict[int, tuple[PublicRecord, bytes]] = {}
-        self._pending_log: list[tuple[str, str, str, float, str]] = []
+        self._query_log = BatchedLog(log)
         self._names: dict[bytes, str | None] = {}
         self._tick = max(_MIN_TICK_SECONDS, min(_MAX_TICK_SECONDS, self._linger / 4))
         self._sweeper: asyncio.TimerHandle | None = None
@@ -183,7 +184,7 @@ class WhoisServer:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        self._flush_log()
+        self._query_log.flush()
         if self._owns_executor and self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -276,20 +277,6 @@ class WhoisServer:
             del names[next(iter(names))]
         names[line] = name
         return name
-
-    def _log_query(self, args: tuple[str, str, str, float, str]) -> None:
-        """Queue one query's log line; the lines of one event-loop iteration are logged together at its end."""
-        if not log.isEnabledFor(logging.INFO):
-            return
-        pending = self._pending_log
-        if not pending:
-            cast(asyncio.AbstractEventLoop, self._loop).call_soon(self._flush_log)
-        pending.append(args)
-
-    def _flush_log(self) -> None:
-        pending, self._pending_log = self._pending_log, []
-        for args in pending:
-            log.info("whois query client=%s name=%s outcome=%s duration_ms=%.1f request_id=%s", *args)
 
     def _render(self, record: PublicRecord) -> bytes:
         """The found reply for `record`, rendered once per record object: a cached source returns the same object
@@ -632,9 +619,11 @@ class _Connection:
 
     def _log(self, outcome: _Outcome, request_id: str = "-") -> None:
         self._done = True
-        self._server._log_query(
-            (self._client, self._name or "malformed", outcome, (time.monotonic() - self._started) * 1000, request_id)
-        )
+        duration_ms = (time.monotonic() - self._started) * 1000
+        self._server._query_log.info(
+            "whois query client=%s name=%s outcome=%s duration_ms=%.1f request_id=%s",
+            self._client, self._name or "malformed", outcome, duration_ms, request_id,
+        )  # fmt: skip
 
 
 async def _listen(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[socket.socket]:

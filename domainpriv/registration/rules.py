@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from domainpriv.registration.errors import ContactNotOwned, InvalidAccountHierarchy, ValidationError
-from domainpriv.store import AccountKind, PrivacyMode
+from domainpriv.registration.errors import ConsentMissing, ContactNotOwned, InvalidAccountHierarchy, ValidationError
+from domainpriv.vocabulary import AccountKind, ConsentPurpose, PrivacyMode
 
 MAX_NAMESERVERS = 13  # the most a registry accepts in practice (RFC 5731 sets no limit; 13 fit a DNS referral)
 _ROID = re.compile(r"^[\w]{1,80}-[\w]{1,8}$", re.ASCII)  # RFC 5730 roidType
@@ -60,6 +60,12 @@ def check_contact_owner(
     """A domain may use its own account's contacts, or those of the reseller the account belongs to."""
     if contact_account_id not in (owner_id, owner_parent_id):
         raise ContactNotOwned(contact_handle, owner_handle)
+
+
+def check_publication_consent(mode: PrivacyMode, *, account: str, consents: frozenset[ConsentPurpose]) -> None:
+    """Full publication (`public`) needs the account's consent to publish in force (DESIGN: privacy modes)."""
+    if mode is PrivacyMode.PUBLIC and ConsentPurpose.PUBLISH_CONTACT_DATA not in consents:
+        raise ConsentMissing(account, ConsentPurpose.PUBLISH_CONTACT_DATA.value)
 
 
 def normalize_roid(value: object, field: str) -> str:

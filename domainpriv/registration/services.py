@@ -19,7 +19,6 @@ from domainpriv.registration import rules
 from domainpriv.registration.errors import (
     AccountExists,
     AccountNotFound,
-    ConsentMissing,
     ContactExists,
     ContactNotFound,
     DomainExists,
@@ -262,8 +261,7 @@ def create_domain(
             raise DomainExists(a_label)
         roles = {"registrant": registrant, "admin": admin, "tech": tech, "billing": billing}
         contacts = {role: (_usable_contact(s, h, owner) if h else None) for role, h in roles.items()}
-        if privacy_mode is PrivacyMode.PUBLIC:
-            _require_publish_consent(s, owner)
+        rules.check_publication_consent(privacy_mode, account=owner.handle, consents=consents_in_force(s, owner.id))
         row = Domain(
             name=a_label,
             account=owner,
@@ -397,7 +395,8 @@ def set_privacy_mode(
         s = uow.session
         row = _domain(s, a_label)
         if new_mode is PrivacyMode.PUBLIC:
-            _require_publish_consent(s, row.account)
+            rules.check_publication_consent(new_mode, account=row.account.handle,
+                                            consents=consents_in_force(s, row.account_id))  # fmt: skip
         _write_privacy_mode(s, row, new_mode, now=now, actor=actor, reason=reason)
         record = domain_record(s, row)
         uow.commit()
@@ -493,11 +492,6 @@ def _usable_contact(s: Session, handle: str, owner: Account) -> Contact:
         owner_parent_id=owner.parent_id,
     )
     return contact
-
-
-def _require_publish_consent(s: Session, owner: Account) -> None:
-    if ConsentPurpose.PUBLISH_CONTACT_DATA not in consents_in_force(s, owner.id):
-        raise ConsentMissing(owner.handle, ConsentPurpose.PUBLISH_CONTACT_DATA.value)
 
 
 def _write_privacy_mode(

@@ -23,14 +23,13 @@ from domainpriv.audit import Actor, record_event
 from domainpriv.errors import DomainprivError
 from domainpriv.registration import rules
 from domainpriv.registration.errors import ValidationError
+from domainpriv.registration.rows import consents_in_force
 from domainpriv.store import (
     Account,
     AccountKind,
-    Consent,
     ConsentPurpose,
     Contact,
     Domain,
-    PrivacyMode,
     UnitOfWork,
 )
 from domainpriv.transfer import jsonl
@@ -109,7 +108,7 @@ class _AccountRef:
     id: int
     kind: AccountKind
     parent_id: int | None
-    publish_consent: bool
+    consents: set[ConsentPurpose]  # in force, as of the lines read so far
 
 
 @dataclass
@@ -275,7 +274,7 @@ class _Import:
         if a.parent is not None:
             parent = self._require_account(a.parent, "parent")
         rules.check_hierarchy(a.kind, parent.kind if parent else None)
-        ref = _AccountRef(self.ids.next("account"), a.kind, parent.id if parent else None, False)
+        ref = _AccountRef(self.ids.next("account"), a.kind, parent.id if parent else None, set())
         self.accounts[a.handle] = ref
         self.batch.add(
             "account", (ref.id, a.handle, a.kind.value, ref.parent_id, a.name, a.email, a.created_at), line_no
@@ -284,8 +283,7 @@ class _Import:
 
     def _consent(self, c: jsonl.ConsentLine, line_no: int) -> None:
         ref = self._require_account(c.account, "account")
-        if c.purpose is ConsentPurpose.PUBLISH_CONTACT_DATA:
-            ref.publish_consent = c.granted
+        (ref.consents.add if c.granted else ref.consents.discard)(c.purpose)
         self.batch.add(
             "consent", (self.ids.next("consent"), ref.id, c.purpose.value, c.granted, c.recorded_at, c.source), line_no
         )
@@ -347,8 +345,7 @@ class _Import:
                 owner_parent_id=owner.parent_id,
             )
             contact_ids.append(found[0])
-        if d.privacy_mode is PrivacyMode.PUBLIC and not owner.publish_consent:
-            raise ValidationError("privacy_mode", f"public needs account {d.account}'s recorded consent to publish")
+        rules.check_publication_consent(d.privacy_mode, account=d.account, consents=frozenset(owner.consents))
         did = self.ids.next("domain")
         self.domain_names.add(d.name)
         self.batch.add(
@@ -385,13 +382,8 @@ class _Import:
                 select(Account.id, Account.kind, Account.parent_id).where(Account.handle == handle)
             ).first()
             if row is not None:
-                consent = self.session.scalar(
-                    select(Consent.granted)
-                    .where(Consent.account_id == row.id, Consent.purpose == ConsentPurpose.PUBLISH_CONTACT_DATA)
-                    .order_by(Consent.id.desc())
-                    .limit(1)
-                )
-                ref = _AccountRef(row.id, row.kind, row.parent_id, bool(consent))
+                consents = consents_in_force(self.session, row.id)
+                ref = _AccountRef(row.id, row.kind, row.parent_id, set(consents))
                 self.accounts[handle] = ref
         return ref
 

@@ -12,11 +12,10 @@ Use `check_rdap_domain(body, request_url)`, `check_rdap_help(...)`, `check_rdap_
 `check_rdap_headers(...)`. When the schema folder is missing the calling test is skipped with the reason, unless
 DOMAINPRIV_REQUIRE_SERVICES=1, which turns the skip into a failure.
 
-Not checked, on purpose (rdds.md and the report that came with this module): the ICANN rules that demand a
-redaction entry for an element that is merely absent (Registrant Organization -63300, Postal Code -63601, Phone
--63700, Tech Phone -65100), because the policy lists only what it actually hid; and dsData/keyData on a signed
-delegation (-46801), which the store does not keep yet: `check_rdap_domain` fails on such an answer, and
-`check_rdap_domain_tolerating_ds_gap` checks everything else (a strict xfail test records the gap).
+Not checked, on purpose: the ICANN rules that demand a redaction entry for an element that is merely absent in a
+published contact (Postal Code -63601, Phone -63700, Tech Phone -65100), because the policy lists only what it
+hid. (An unpublished Registrant Organization is always marked redacted, -63300; signed delegations carry their
+DS records, -46801: both are checked.)
 """
 
 from __future__ import annotations

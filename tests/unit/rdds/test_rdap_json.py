@@ -387,6 +387,8 @@ def test_the_reference_example_passes_the_checks() -> None:
     """Calibration: the full example of rdds.md §2.14 (ICANN-conformant by construction) passes every check."""
     reference = Path(__file__).resolve().parents[4] / "shared" / "reference" / "rdds.md"
     if not reference.is_file():
+        if os.environ.get("DOMAINPRIV_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"DOMAINPRIV_REQUIRE_SERVICES=1 but {reference} not found")
         pytest.skip(f"{reference} not found")
     text = reference.read_text(encoding="utf-8")
     start = text.index("```json", text.index("### 2.14")) + len("```json")

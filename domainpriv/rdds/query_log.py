@@ -27,5 +27,8 @@ class BatchedLog:
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []
+        logger = self._logger
         for message, args in pending:
-            self._logger.info(message, *args)
+            # makeRecord + handle is Logger.info without its findCaller() stack walk: the caller of a batched
+            # line would be this method, which tells a reader nothing.
+            logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, args, None))

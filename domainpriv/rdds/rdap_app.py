@@ -49,6 +49,7 @@ import orjson
 from domainpriv.clock import Clock, utcnow
 from domainpriv.config import RdapSettings
 from domainpriv.privacy import PublicRecord
+from domainpriv.rdds.memo import RENDERED_ENTRIES, BoundedMemo
 from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.rdap_json import RDAP_MEDIA_TYPE, render_domain, render_error, render_help
@@ -80,7 +81,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LOGGER_NAME: Final = "domainpriv.rdap"
 # Threads for store lookups when the caller gives no executor: lookups are short read transactions, and the
 # pool size is the most database connections RDAP can hold at once. (The daemon passes its shared pool.)
-RENDERED_ENTRIES: Final = 10_000  # rendered bodies of cached views kept per app (oldest dropped first)
 DEFAULT_LOOKUP_WORKERS: Final = 4
 # RFC 3986 pchar characters besides unreserved ones: kept as they are when a name is put back into a URL.
 _PCHAR_SAFE: Final = "!$&'()*+,;=:@"
@@ -107,6 +107,7 @@ class _DomainAnswer:
     body: bytes
     outcome: Literal["found", "not-found", "malformed"]
     name: str | None  # the normalised A-label; None for a malformed query
+    record: PublicRecord | None = None  # the view the body was rendered from (None: not found or malformed)
 
 
 def domain_response(name: str, *, source: RecordSource, settings: RdapSettings, now: datetime) -> tuple[int, bytes]:
@@ -139,7 +140,7 @@ def _answer_record(
     if record is None:  # unknown and hidden look the same (RFC 7480 §5.3)
         return _DomainAnswer(404, _error_body(404), "not-found", a_label)
     body = render_domain(record, request_url=request_url, base_url=settings.base_url, terms_url=settings.terms_url)
-    return _DomainAnswer(200, orjson.dumps(body), "found", a_label)
+    return _DomainAnswer(200, orjson.dumps(body), "found", a_label, record)
 
 
 def _error_body(status: int, *extra: str) -> bytes:
@@ -350,7 +351,7 @@ class RdapApp:
         self._clock = clock
         self._owns_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(DEFAULT_LOOKUP_WORKERS, thread_name_prefix="rdap-lookup")
-        self._rendered: dict[tuple[int, str], tuple[PublicRecord, _DomainAnswer]] = {}
+        self._answers: BoundedMemo[str, _DomainAnswer] = BoundedMemo(RENDERED_ENTRIES)  # by request URL
         self._query_log = BatchedLog(log)
         routes = [
             Route("domain/{name}", self._domain),
@@ -386,20 +387,32 @@ class RdapApp:
                 return
 
     async def _domain(self, request: Request) -> Response:
-        raw = request.path_params["name"]
-        try:
-            name = unquote(raw, errors="strict")
-        except UnicodeDecodeError:  # percent-escapes that are not UTF-8 cannot spell a domain name
-            log.info("rdap domain - malformed 400")
-            return Response.error(400)
-        answer = self._from_cache(name, request.request_url)
+        answer = self._from_memo(request.request_url)
         if answer is None:
-            lookup = functools.partial(
-                _answer_domain, name, request.request_url, self._source, self.settings, self._clock()
-            )
-            answer = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+            try:
+                name = unquote(request.path_params["name"], errors="strict")
+            except UnicodeDecodeError:  # percent-escapes that are not UTF-8 cannot spell a domain name
+                log.info("rdap domain - malformed 400")
+                return Response.error(400)
+            answer = self._from_cache(name, request.request_url) or await self._look_up(name, request.request_url)
         self._query_log.info("rdap domain %s %s %d", answer.name or "-", answer.outcome, answer.status)
         return Response(answer.status, answer.body)
+
+    async def _look_up(self, name: str, request_url: str) -> _DomainAnswer:
+        """The full answer path, in the lookup pool: it may load from the store."""
+        lookup = functools.partial(_answer_domain, name, request_url, self._source, self.settings, self._clock())
+        answer = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+        self._remember(request_url, answer)
+        return answer
+
+    def _from_memo(self, request_url: str) -> _DomainAnswer | None:
+        """The answer already rendered for this very URL, while the source still holds the record it was rendered
+        from: no decoding, normalising or rendering again (`rdds.memo`)."""
+        answer = self._answers.get(request_url)
+        if answer is None or answer.name is None:
+            return None
+        hit, current = self._source.peek(answer.name)
+        return answer if hit and current is answer.record else None
 
     def _from_cache(self, name: str, request_url: str) -> _DomainAnswer | None:
         """The answer, computed on the event loop, when the source has the record at hand without blocking."""
@@ -410,19 +423,13 @@ class RdapApp:
         hit, record = self._source.peek(a_label)
         if not hit:
             return None
-        if record is None:
-            return _answer_record(a_label, None, request_url, self.settings)
-        # A cached view is the same object on every hit until the database changes: render it once per
-        # request URL. The entry keeps the record alive, so its id() cannot be reused while the entry exists.
-        key = (id(record), request_url)
-        memo = self._rendered.get(key)
-        if memo is not None and memo[0] is record:
-            return memo[1]
         answer = _answer_record(a_label, record, request_url, self.settings)
-        if len(self._rendered) >= RENDERED_ENTRIES:
-            del self._rendered[next(iter(self._rendered))]
-        self._rendered[key] = (record, answer)
+        self._remember(request_url, answer)
         return answer
+
+    def _remember(self, request_url: str, answer: _DomainAnswer) -> None:
+        if answer.name is not None:  # malformed names are answered without a lookup: nothing to keep
+            self._answers.put(request_url, answer)
 
     async def _help(self, request: Request) -> Response:
         body = render_help(request.request_url, help_url=self.settings.help_url, terms_url=self.settings.terms_url)

@@ -59,6 +59,7 @@ from typing import Any, Final, Literal, cast
 from domainpriv.clock import Clock, utcnow
 from domainpriv.config import WhoisSettings
 from domainpriv.privacy import PublicRecord
+from domainpriv.rdds.memo import RENDERED_ENTRIES, BoundedMemo
 from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.source import RecordSource
@@ -76,8 +77,6 @@ _REFUSAL_LINGER_SECONDS: Final = 0.5
 _LISTEN_BACKLOG: Final = 128
 _READ_CHUNK_BYTES: Final = 4096
 _ACCEPT_RETRY_SECONDS: Final = 0.1  # out of file descriptors or buffers: pause accepting this long
-# Rendered found replies kept, keyed by the PublicRecord object they were rendered from (oldest dropped first).
-_RENDERED_ENTRIES: Final = 16_384
 _NAMES_ENTRIES: Final = 16_384  # query lines already normalised (oldest dropped first) ...
 _NAMES_MAX_LINE: Final = 512  # ... if at most this long (a domain name has at most 253 characters)
 # Deadlines (read timeout, linger) are checked by one periodic sweep, not a timer per connection; they fire at
@@ -129,9 +128,9 @@ class WhoisServer:
         self._admitted = 0
         self._refusing = 0
         self._linger = min(_LINGER_SECONDS, settings.read_timeout_seconds)
-        self._rendered: dict[int, tuple[PublicRecord, bytes]] = {}
+        self._rendered: BoundedMemo[int, tuple[PublicRecord, bytes]] = BoundedMemo(RENDERED_ENTRIES)
         self._query_log = BatchedLog(log)
-        self._names: dict[bytes, str | None] = {}
+        self._names: BoundedMemo[bytes, str | None] = BoundedMemo(_NAMES_ENTRIES)
         self._tick = max(_MIN_TICK_SECONDS, min(_MAX_TICK_SECONDS, self._linger / 4))
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -272,10 +271,7 @@ class WhoisServer:
         except KeyError:
             pass
         name = normalize_query(line.decode("utf-8"))
-        names = self._names
-        if len(names) >= _NAMES_ENTRIES:
-            del names[next(iter(names))]
-        names[line] = name
+        self._names.put(line, name)
         return name
 
     def _render(self, record: PublicRecord) -> bytes:
@@ -285,9 +281,7 @@ class WhoisServer:
         if entry is not None and entry[0] is record:
             return entry[1]
         reply = render_domain(record, self._terms_of_use).encode("utf-8")
-        if len(self._rendered) >= _RENDERED_ENTRIES:
-            del self._rendered[next(iter(self._rendered))]
-        self._rendered[id(record)] = (record, reply)
+        self._rendered.put(id(record), (record, reply))
         return reply
 
 

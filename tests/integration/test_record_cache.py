@@ -1,10 +1,13 @@
-"""The public servers' record cache never serves a stale answer: proof of its invalidation on both backends."""
+"""The public servers' record cache never serves a stale answer: proof of its invalidation on both backends, and
+of the RDAP answer memo built on it (rdds/memo.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
@@ -13,6 +16,7 @@ from domainpriv.config import load_settings
 from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import PostgresNotifications, RecordCache, change_feed_for
+from domainpriv.rdds.rdap_app import RdapApp
 from domainpriv.registration import services
 from domainpriv.store import PrivacyMode, UnitOfWork, make_engine
 from domainpriv.store.migrate import upgrade
@@ -70,6 +74,56 @@ def test_a_change_through_another_engine_invalidates(
     _wait_for_notification(cache, "later.example")
     found = src.lookup("later.example")
     assert found is not None and found.name == "later.example"
+
+
+def test_a_memoised_rdap_answer_is_replaced_after_a_change(uow: UnitOfWork, cache: RecordCache[PublicRecord]) -> None:
+    """The first answer is rendered on the lookup path and memoised; the next one needs no store load; after a
+    change the memo no longer matches the cached view and the new body is sent, then memoised in its turn."""
+    domain = make_domain(uow)
+    _settle(cache)
+    app = RdapApp(load_settings(environ={}).rdap, source(uow, cache))
+    try:
+        first = _rdap_get(app, f"/domain/{domain.name}")
+        misses = cache.misses
+        again = _rdap_get(app, f"/domain/{domain.name}")
+        assert again.content == first.content and cache.misses == misses
+        assert "Privacy Service" not in first.text
+        services.set_privacy_mode(uow, actor=ACTOR, domain=domain.name, mode=PrivacyMode.PROXY, reason="test")
+        _wait_for_notification(cache, domain.name)
+        after = _rdap_get(app, f"/domain/{domain.name}")
+        assert after.status_code == 200 and "Privacy Service" in after.text
+        assert _rdap_get(app, f"/domain/{domain.name}").content == after.content  # memoised anew
+    finally:
+        app.close()
+
+
+def test_a_memoised_rdap_not_found_turns_into_the_domain_once_created(
+    uow: UnitOfWork, cache: RecordCache[PublicRecord]
+) -> None:
+    domain = make_domain(uow)
+    _settle(cache)
+    app = RdapApp(load_settings(environ={}).rdap, source(uow, cache))
+    try:
+        assert _rdap_get(app, "/domain/later.example").status_code == 404
+        assert _rdap_get(app, "/domain/LATER.example").status_code == 404  # another URL, another memo entry
+        assert _rdap_get(app, "/domain/later.example").status_code == 404
+        services.create_domain(uow, actor=ACTOR, name="later.example", account=domain.account,
+                               registrant=domain.contacts["registrant"].handle, reason="test")  # type: ignore[union-attr]  # fmt: skip
+        _wait_for_notification(cache, "later.example")
+        for path in ("/domain/later.example", "/domain/LATER.example"):
+            answer = _rdap_get(app, path)
+            assert answer.status_code == 200 and answer.json()["ldhName"] == "later.example"
+    finally:
+        app.close()
+
+
+def _rdap_get(app: RdapApp, path: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as http:
+            return await http.get(path)
+
+    return asyncio.run(go())
 
 
 @pytest.fixture

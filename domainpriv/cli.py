@@ -302,7 +302,8 @@ def serve(config: ConfigOption = None) -> None:
     """Run the daemon: WHOIS and RDAP. Stops cleanly on SIGTERM or SIGINT (exit status 0)."""
     import asyncio
 
-    from domainpriv.daemon import Listening, log_to_stderr, run_daemon
+    from domainpriv.daemon import Listening, run_daemon
+    from domainpriv.logs import log_to_stderr
 
     settings = _settings(config)
 

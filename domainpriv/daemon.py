@@ -8,19 +8,12 @@ Both servers share one bounded thread pool for store lookups, so the event loops
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import logging.handlers
-import queue
 import signal
 import socket
-import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TextIO
 
 import uvicorn
 
@@ -102,63 +95,6 @@ async def run_daemon(
         engine.dispose()
         rdap_socket.close()
     log.info("stopped")
-
-
-@contextmanager
-def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
-    """Log lines go through a queue to a writer thread: a server's event loop never waits on stderr (one line
-    per query is written at full query rate)."""
-    records: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
-    writer = _LogWriter(records, sys.stderr, logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    queued = logging.handlers.QueueHandler(records)
-    root.addHandler(queued)
-    root.setLevel(level)
-    # The format names no thread or process: spare every LogRecord looking them up (per query, at full rate).
-    collected = logging.logThreads, logging.logProcesses, logging.logMultiprocessing
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    writer.start()
-    try:
-        yield
-    finally:
-        root.removeHandler(queued)
-        writer.stop()
-        logging.logThreads, logging.logProcesses, logging.logMultiprocessing = collected
-
-
-class _LogWriter:
-    """The thread behind log_to_stderr. It writes every line waiting in the queue with one write and one flush
-    (logging.handlers.QueueListener writes and flushes each record on its own: a system call, and a wake-up of
-    the busy server thread for the GIL, per line). `None` in the queue means stop, after what came before it."""
-
-    def __init__(
-        self, records: queue.SimpleQueue[logging.LogRecord | None], stream: TextIO, formatter: logging.Formatter
-    ) -> None:
-        self._records = records
-        self._stream = stream
-        self._formatter = formatter
-        self._thread = threading.Thread(target=self._run, name="domainpriv-log-writer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._records.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._records.get()]
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    batch.append(self._records.get_nowait())
-            text = "".join(f"{self._formatter.format(record)}\n" for record in batch if record is not None)
-            if text:
-                with contextlib.suppress(OSError, ValueError):  # stderr gone or closed: nowhere left to say so
-                    self._stream.write(text)
-                    self._stream.flush()
-            if None in batch:
-                return
 
 
 async def _serve_uvicorn(server: uvicorn.Server, sock: socket.socket) -> None:

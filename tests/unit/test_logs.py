@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from domainpriv.daemon import log_to_stderr
+from domainpriv.logs import log_to_stderr
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) domainpriv\.test (.*)$")
 
@@ -50,3 +50,28 @@ def test_the_process_wide_record_settings_are_restored() -> None:
     with log_to_stderr(logging.INFO):
         assert logging.logThreads is False  # the format names no thread: not looked up per record
     assert (logging.logThreads, logging.logProcesses, logging.logMultiprocessing) == before
+
+
+def test_a_message_that_does_not_fit_its_arguments_is_named_without_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # pytest's own capture handler raises on such lines
+    logger = logging.getLogger("domainpriv.test")
+    with log_to_stderr(logging.INFO):
+        logger.info("one %d two %d", 1, "secret@example.com")  # %d of a str: fails when the writer formats it
+        logger.info("still %s", "writing")
+    err = capsys.readouterr().err
+    assert "secret@example.com" not in err
+    assert "INFO domainpriv.test unformattable log line at" in err and "(TypeError)" in err
+    assert err.rstrip().endswith("INFO domainpriv.test still writing")
+
+
+def test_an_exception_keeps_its_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("domainpriv.test")
+    with log_to_stderr(logging.INFO):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logger.exception("failed")
+    err = capsys.readouterr().err
+    assert "ERROR domainpriv.test failed" in err and "Traceback" in err and "RuntimeError: boom" in err

@@ -8,6 +8,7 @@ Both servers share one bounded thread pool for store lookups, so the event loops
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -78,6 +79,9 @@ async def run_daemon(
             settings.rdap.host,
             listening.rdap_port,
         )
+        # Everything made so far (modules, settings, validation tables, compiled queries) lives as long as the
+        # process: moved out of the collector's reach, no full collection walks it again (gc.freeze).
+        gc.freeze()
         if ready is not None:
             ready(listening)
         await stop.wait()

@@ -10,6 +10,7 @@ import logging.handlers
 import queue
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
@@ -60,9 +61,13 @@ _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
 class _LogWriter:
-    """The thread behind log_to_stderr. It writes every line waiting in the queue with one write and one flush
-    (logging.handlers.QueueListener writes and flushes each record on its own: a system call, and a wake-up of
-    the busy server thread for the GIL, per line). `None` in the queue means stop, after what came before it."""
+    """The thread behind log_to_stderr. It writes every line waiting in the queue with one write and one flush,
+    then rests PACE_SECONDS before it looks again (logging.handlers.QueueListener writes and flushes each record
+    as it comes: a system call per line, and a thread that wakes for every line and takes the GIL from the busy
+    event loop each time). A line thus reaches stderr up to PACE_SECONDS late; its timestamp is when it was
+    logged. `None` in the queue means stop, after what came before it."""
+
+    PACE_SECONDS = 0.05
 
     def __init__(
         self, records: queue.SimpleQueue[logging.LogRecord | None], stream: TextIO, formatter: logging.Formatter
@@ -92,6 +97,7 @@ class _LogWriter:
                     self._stream.flush()
             if None in batch:
                 return
+            time.sleep(self.PACE_SECONDS)  # lets lines gather while the writer holds no GIL and waits on nothing
 
     def _line(self, record: logging.LogRecord) -> str:
         try:

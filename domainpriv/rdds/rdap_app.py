@@ -39,7 +39,7 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 from urllib.parse import quote, unquote, urlsplit
@@ -195,10 +195,14 @@ class Route:
     path: str
     endpoint: Endpoint
     methods: frozenset[str] = frozenset({"GET"})  # HEAD is served as GET by HeadMiddleware
+    pattern: tuple[str, ...] = field(init=False, repr=False, compare=False)  # path split once, not per request
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", tuple(self.path.split("/")))
 
     def match(self, segments: Sequence[str]) -> dict[str, str] | None:
         params: dict[str, str] = {}
-        pattern = self.path.split("/")
+        pattern = self.pattern
         for index, part in enumerate(pattern):
             if part.startswith("{") and part.endswith(":path}"):
                 rest = segments[index:]
@@ -218,36 +222,57 @@ class Route:
 
 
 class Router:
-    """Dispatches on the path below the base path of `base_url`; 404 for unknown paths, 405 for other methods."""
+    """Dispatches on the path below the base path of `base_url`; 404 for unknown paths, 405 for other methods.
+
+    Clients ask for the same paths again and again: what a raw path resolves to (route and Request, or nothing)
+    is memoised, so a repeated request skips escaping, splitting and matching. A Request is immutable and
+    endpoints only read it, so one object serves every request for its path."""
 
     def __init__(self, routes: Sequence[Route], *, base_url: str) -> None:
         self.routes = list(routes)
         self.base_url = base_url
         self.base_path = urlsplit(base_url).path or "/"
+        self._resolved: BoundedMemo[bytes, tuple[Route, Request] | None] = BoundedMemo(RENDERED_ENTRIES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw = _raw_path(scope)
-        if not raw.startswith(self.base_path):
+        resolved = self._resolve(scope)
+        if resolved is None:
             log.info("rdap unknown-path 404")
             await Response.error(404)(send)
             return
+        route, request = resolved
+        if scope["method"] not in route.methods:
+            log.info("rdap method-not-allowed 405")
+            served = route.methods | {"HEAD"} if "GET" in route.methods else route.methods  # HEAD is GET
+            allow = ", ".join(sorted(served))
+            await Response.error(405, headers=((b"allow", allow.encode("ascii")),))(send)
+            return
+        response = await route.endpoint(request)
+        await response(send)
+
+    def _resolve(self, scope: Scope) -> tuple[Route, Request] | None:
+        raw = scope.get("raw_path")
+        key = None if raw is None else bytes(raw)
+        if key is not None:
+            try:
+                return self._resolved[key]
+            except KeyError:
+                pass
+        resolved = self._match(_raw_path(scope))
+        if key is not None:
+            self._resolved.put(key, resolved)
+        return resolved
+
+    def _match(self, raw: str) -> tuple[Route, Request] | None:
+        if not raw.startswith(self.base_path):
+            return None
         relative = raw[len(self.base_path) :]
         segments = relative.split("/")
         for route in self.routes:
             params = route.match(segments)
-            if params is None:
-                continue
-            if scope["method"] not in route.methods:
-                log.info("rdap method-not-allowed 405")
-                served = route.methods | {"HEAD"} if "GET" in route.methods else route.methods  # HEAD is GET
-                allow = ", ".join(sorted(served))
-                await Response.error(405, headers=((b"allow", allow.encode("ascii")),))(send)
-                return
-            response = await route.endpoint(Request(params, self.base_url + relative))
-            await response(send)
-            return
-        log.info("rdap unknown-path 404")
-        await Response.error(404)(send)
+            if params is not None:
+                return route, Request(params, self.base_url + relative)
+        return None
 
 
 _NOTHING_TO_ESCAPE: Final = re.compile(rb"[A-Za-z0-9_.~/%" + re.escape(("-" + _PCHAR_SAFE).encode()) + rb"]*")

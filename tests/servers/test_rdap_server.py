@@ -251,6 +251,18 @@ def test_other_methods_are_405_with_allow(bare_app: RdapApp) -> None:
         check_rdap_error(response.json(), 405)
 
 
+def test_a_repeated_path_is_routed_as_the_first_time(app: RdapApp) -> None:
+    """The router memoises what a raw path resolves to; the second request for each path (and a GET after a
+    refused POST on the same path) must get exactly the first answer."""
+    paths = [f"/domain/{NAMES['proxy']}", "/domain/not-a-domain.invalid", "/domain/-bad-.example", "/help",
+             "/nameserver/ns1.example", "/x", "/domain/a.example/extra", "/domain/%C3%A9x.example"]  # fmt: skip
+    first = [fetch(app, "GET", path) for path in paths]
+    again = [fetch(app, "GET", path) for path in paths]
+    assert [(r.status_code, r.content) for r in again] == [(r.status_code, r.content) for r in first]
+    assert fetch(app, "POST", paths[0]).status_code == 405
+    assert fetch(app, "GET", paths[0]).content == first[0].content
+
+
 def test_help_answers_conformance_and_notices(bare_app: RdapApp) -> None:
     response = fetch(bare_app, "GET", "/help")
     assert response.status_code == 200

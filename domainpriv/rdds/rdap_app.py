@@ -226,7 +226,8 @@ class Router:
 
     Clients ask for the same paths again and again: what a raw path resolves to (route and Request, or nothing)
     is memoised, so a repeated request skips escaping, splitting and matching. A Request is immutable and
-    endpoints only read it, so one object serves every request for its path."""
+    endpoints only read it, so one object serves every request for its path. Paths longer than any domain query
+    needs are not memoised: a client cycling through huge paths cannot make the memo hold megabytes."""
 
     def __init__(self, routes: Sequence[Route], *, base_url: str) -> None:
         self.routes = list(routes)
@@ -252,7 +253,7 @@ class Router:
 
     def _resolve(self, scope: Scope) -> tuple[Route, Request] | None:
         raw = scope.get("raw_path")
-        key = None if raw is None else bytes(raw)
+        key = None if raw is None or len(raw) > _MEMO_MAX_PATH else bytes(raw)
         if key is not None:
             try:
                 return self._resolved[key]
@@ -275,6 +276,8 @@ class Router:
         return None
 
 
+# "domain/" + a 253-character name with every character percent-escaped as UTF-8 still fits.
+_MEMO_MAX_PATH: Final = 2048
 _NOTHING_TO_ESCAPE: Final = re.compile(rb"[A-Za-z0-9_.~/%" + re.escape(("-" + _PCHAR_SAFE).encode()) + rb"]*")
 
 

@@ -34,7 +34,7 @@ from domainpriv.audit import Actor
 from domainpriv.config import RdapSettings, load_settings
 from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource
-from domainpriv.rdds.rdap_app import LOGGER_NAME, RdapApp, domain_response
+from domainpriv.rdds.rdap_app import LOGGER_NAME, RdapApp, Router, domain_response
 from domainpriv.registration import services
 from domainpriv.registration.records import DomainRecord
 from domainpriv.store import UnitOfWork
@@ -261,6 +261,28 @@ def test_a_repeated_path_is_routed_as_the_first_time(app: RdapApp) -> None:
     assert [(r.status_code, r.content) for r in again] == [(r.status_code, r.content) for r in first]
     assert fetch(app, "POST", paths[0]).status_code == 405
     assert fetch(app, "GET", paths[0]).content == first[0].content
+
+
+def test_huge_paths_are_answered_but_not_memoised() -> None:
+    router = Router([], base_url="http://127.0.0.1:8080/")
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def go() -> None:
+        for n in range(3):
+            path = f"/domain/{'a' * 3000}{n}.example"
+            scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode()}
+            await router(scope, _no_body, send)
+
+    asyncio.run(go())
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [404, 404, 404]
+    assert len(router._resolved) == 0
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def test_help_answers_conformance_and_notices(bare_app: RdapApp) -> None:

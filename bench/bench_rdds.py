@@ -204,7 +204,7 @@ def baseline_answers(url: str, names: list[str], workdir: Path, sample: int = 40
 # -- server children -------------------------------------------------------------------------------------------
 
 
-def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level: str, what_if: list[str]) -> int:
+def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level: str) -> int:
     """Serve WHOIS and RDAP until stdin says `stop` (or closes). Prints `READY <whois port> <rdap port>`; answers
     `stats` with one JSON line (the real daemon's record cache counters)."""
     import asyncio
@@ -242,7 +242,7 @@ def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level:
 
         threading.Thread(target=read_stdin, name="bench-control", daemon=True).start()
         if kind == "real":
-            await serve_real(url, stop, caches, what_if)
+            await serve_real(url, stop, caches)
         else:
             await serve_baseline(url, workdir, stop)
 
@@ -250,12 +250,9 @@ def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level:
     return 0
 
 
-async def serve_real(url: str, stop: Any, caches: list[Any], what_if: list[str]) -> None:
+async def serve_real(url: str, stop: Any, caches: list[Any]) -> None:
     from domainpriv import daemon
     from domainpriv.config import load_settings
-
-    if "rdap-nodelay" in what_if:  # an experiment, not the shipped server: see --what-if
-        daemon._listen = listen_tcp
 
     class CountedCache(daemon.RecordCache):  # type: ignore[misc,name-defined]
         """The daemon's cache, remembered so that `stats` can report its hit counters."""
@@ -328,8 +325,8 @@ async def serve_baseline(url: str, workdir: Path, stop: Any) -> None:
 def listen_tcp(host: str, port: int) -> socket.socket:
     """A listening socket as `loop.create_server(host=..., port=...)` (so `uvicorn.run`) makes it: created with
     proto IPPROTO_TCP, which is what makes asyncio set TCP_NODELAY on the accepted connections (asyncio's
-    `_set_nodelay` checks `sock.proto`). `domainpriv.daemon._listen` passes no proto (0), so its connections keep
-    Nagle's algorithm on; see RESULTS.md. Also used by `--what-if rdap-nodelay` for the real daemon."""
+    `_set_nodelay` checks `sock.proto`), as `domainpriv.daemon._listen` makes its own since the first session's
+    benchmark found the 40 ms delayed-ACK stall (RESULTS.md)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -348,8 +345,6 @@ class ServerProcess:
         cmd = [sys.executable, __file__, "--child", "server", kind, "--url", args.pg_url]
         cmd += ["--workdir", str(args.workdir)]
         cmd += ["--log-level", args.server_log_level]
-        for w in args.what_if:
-            cmd += ["--what-if", w]
         if cpu is not None:
             cmd += ["--cpu", str(cpu)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
@@ -533,14 +528,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-pin", action="store_true", help="do not pin server and client to CPUs 0 and 1")
     p.add_argument(
-        "--what-if",
-        action="append",
-        default=[],
-        choices=("rdap-nodelay",),
-        help="experiment: patch the real daemon in its child (rdap-nodelay: its RDAP listening socket made with\n"
-        "IPPROTO_TCP, so connections get TCP_NODELAY); the figures are then not those of the shipped code",
-    )
-    p.add_argument(
         "--pg-url",
         default=os.environ.get("DOMAINPRIV_BENCH_RDDS_PG_URL", DEFAULT_PG_URL),
         help="a database of its own (name must contain 'bench'); reloaded when it does not hold --domains domains",
@@ -635,9 +622,8 @@ def child_main(argv: list[str]) -> int:
     p.add_argument("--workdir", type=Path, required=True)
     p.add_argument("--cpu", type=int)
     p.add_argument("--log-level", default="info")
-    p.add_argument("--what-if", action="append", default=[])
     args = p.parse_args(argv)
-    return child_server(args.kind, args.url, args.workdir, args.cpu, args.log_level, args.what_if)
+    return child_server(args.kind, args.url, args.workdir, args.cpu, args.log_level)
 
 
 if __name__ == "__main__":

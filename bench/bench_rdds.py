@@ -366,6 +366,12 @@ class ServerProcess:
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.proc.pid)
 
+    def peak_rss_mb(self) -> float:
+        """The child's high-water mark of resident memory (VmHWM), caches and memos included."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+        return kb / 1024
+
     def stop(self) -> None:
         try:
             assert self.proc.stdin is not None
@@ -575,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                 pair["real"]["ratio"] = pair["real"]["rate"] / pair["baseline"]["rate"]
                 rows += [pair["baseline"], pair["real"]]
                 print_rows([pair["baseline"], pair["real"]], header=True)
+        peak_rss = {kind: server.peak_rss_mb() for kind, server in servers.items()}
     finally:
         for server in servers.values():
             server.stop()
@@ -593,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
         "  warm-up (unmeasured, at least until every name was asked once): "
         + ", ".join(f"{r['kind']} {r['run']} {r['warmup_s']:.0f} s" for r in rows)
     )
+    print(f"  server peak RSS: baseline child {peak_rss['baseline']:.0f} MB, real daemon {peak_rss['real']:.0f} MB")
     summary = summarise(rows, kinds)
     for kind, figures in summary.items():
         print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -68,3 +69,16 @@ def public_record(
     mode: PrivacyMode = PrivacyMode.REDACTED, email_mode: str = "relay", **kwargs: object
 ) -> PublicRecord:
     return public_view(domain_record(mode, **kwargs), policy(email_mode), NOW)  # type: ignore[arg-type]
+
+
+def golden_cases(idn_name: str) -> dict[str, Callable[[], PublicRecord]]:
+    """The records both renderers' golden files are made from: every privacy mode and e-mail mode, no tech
+    contact, and an IDN (each renderer's golden files were written with their own IDN name)."""
+    return {
+        "proxy": lambda: public_record(PrivacyMode.PROXY),
+        "redacted_relay": lambda: public_record(PrivacyMode.REDACTED, "relay"),
+        "redacted_web_form": lambda: public_record(PrivacyMode.REDACTED, "web_form"),
+        "public": lambda: public_record(PrivacyMode.PUBLIC),
+        "no_tech": lambda: public_record(PrivacyMode.REDACTED, with_tech=False),
+        "idn": lambda: public_record(PrivacyMode.REDACTED, name=idn_name),
+    }

@@ -27,7 +27,7 @@ from domainpriv.rdds import rdap_json, rdap_notices
 from domainpriv.rdds.rdap_json import epp_to_rdap_status, render_domain, render_error, render_help
 from domainpriv.registration.validation import EPP_DOMAIN_STATUSES, DsRecord, normalize_domain_name
 from domainpriv.vocabulary import ConsentPurpose, PrivacyMode
-from support.public_records import REGISTRANT, TECH, public_record
+from support.public_records import REGISTRANT, TECH, golden_cases, public_record
 from support.rdap_checks import (
     check_rdap_domain,
     check_rdap_error,
@@ -43,14 +43,7 @@ TERMS_URL = "https://www.registrar.example/rdap-terms"
 HELP_URL = "https://www.registrar.example/rdap-help"
 IDN = normalize_domain_name("bücher-beispiel.com")
 
-CASES: dict[str, Callable[[], PublicRecord]] = {
-    "proxy": lambda: public_record(PrivacyMode.PROXY),
-    "redacted_relay": lambda: public_record(PrivacyMode.REDACTED, "relay"),
-    "redacted_web_form": lambda: public_record(PrivacyMode.REDACTED, "web_form"),
-    "public": lambda: public_record(PrivacyMode.PUBLIC),
-    "no_tech": lambda: public_record(PrivacyMode.REDACTED, with_tech=False),
-    "idn": lambda: public_record(PrivacyMode.REDACTED, name=IDN),
-}
+CASES = golden_cases(IDN)
 
 
 def url_of(record: PublicRecord) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -25,21 +24,14 @@ from domainpriv.rdds.whois_answer import MALFORMED_QUERY, answer_whois, answer_w
 from domainpriv.rdds.whois_text import REDACTED, render_domain, render_error, render_not_found
 from domainpriv.registration.validation import DsRecord
 from domainpriv.vocabulary import PrivacyMode
-from support.public_records import NOW, REGISTRANT, TECH, public_record
+from support.public_records import NOW, REGISTRANT, TECH, golden_cases, public_record
 
 GOLDEN = Path(__file__).parent / "golden"
 TERMS = load_settings(environ={}).publication.terms_of_use
 IDN_A_LABEL = "xn--bcher-kva.com"
 IDN_U_LABEL = "bücher.com"
 
-CASES: dict[str, Callable[[], PublicRecord]] = {
-    "proxy": lambda: public_record(PrivacyMode.PROXY),
-    "redacted_relay": lambda: public_record(PrivacyMode.REDACTED, "relay"),
-    "redacted_web_form": lambda: public_record(PrivacyMode.REDACTED, "web_form"),
-    "public": lambda: public_record(PrivacyMode.PUBLIC),
-    "no_tech": lambda: public_record(PrivacyMode.REDACTED, with_tech=False),
-    "idn": lambda: public_record(PrivacyMode.REDACTED, name=IDN_A_LABEL),
-}
+CASES = golden_cases(IDN_A_LABEL)
 HIDING = ["proxy", "redacted_relay", "redacted_web_form", "no_tech", "idn"]
 
 # rdds.md §1.2, in order; repeated keys (Domain Status, Registrant Street, Name Server) collapse to one.

@@ -9,7 +9,8 @@ copy of the personal data it protects.
 
 Concurrency: appends are serialised by a transaction-scoped lock (PostgreSQL advisory lock; on SQLite every
 write transaction already holds the database write lock), so two writers can never chain to the same
-predecessor. The lock is held until commit, so chain order is commit order.
+predecessor. The lock is held until commit, so chain order is commit order, and so is the order of the change
+feed's positions, written under the same lock.
 
 Known limit: a chain alone cannot show that its newest rows were cut off; `verify` reports the head it saw so
 an operator can compare it with a copy kept elsewhere (for example, in each escrow deposit).
@@ -27,6 +28,8 @@ import orjson
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from domainpriv.changes.affects import Affects
+from domainpriv.changes.writer import record_changes
 from domainpriv.errors import DomainprivError
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.session import UnitOfWork
@@ -78,17 +81,20 @@ def record_event(
     before: Any = None,
     after: Any = None,
     details: Mapping[str, Any] | None = None,
+    affects: Affects,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's open transaction (never commits).
+    """Append one event to the chain inside the caller's open transaction (never commits), and the change
+    feed's rows for the domains it `affects` (domainpriv/changes): no default, every change says what it touched.
 
     `action` follows `object:subject:verb`, e.g. `domain:privacy:set`. `before`/`after` are snapshots that are
     digested here; pass None for "did not exist".
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK_KEY})
-        # Every change is audited, so this one NOTIFY (delivered at commit) tells every daemon's record cache
-        # that something changed (rdds/cache.py).
-        session.execute(text("SELECT pg_notify(:channel, :what)"), {"channel": CHANGE_CHANNEL, "what": object_type})
+        if not affects.nothing:
+            # A wake-up only (delivered at commit, lost while nobody listens): the feed rows below are what the
+            # daemons' caches read (domainpriv/changes/follower.py).
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGE_CHANNEL})
     head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     event = AuditEvent(
@@ -107,6 +113,8 @@ def record_event(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()  # flush: the next append in this transaction must see this row as the head
+    # Under the append lock, held until commit: feed positions follow commit order (store/changes.py).
+    record_changes(session, affects, audit_seq=seq, now=now)
     return event
 
 

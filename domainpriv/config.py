@@ -33,7 +33,20 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     url: str
+    read_url: str  # "": the public read path reads `url` too
     sqlite_busy_timeout_seconds: float = Field(gt=0)
+
+    @property
+    def public_read_url(self) -> str:
+        return self.read_url or self.url
+
+
+class FeedSettings(_Section):
+    poll_interval_seconds: float = Field(gt=0, le=60)
+    stale_grace_seconds: float = Field(ge=0)
+    lag_warning_seconds: float = Field(gt=0)
+    retention_hours: float = Field(ge=0)
+    prune_interval_seconds: float = Field(gt=0)
 
 
 class RegistrarSettings(_Section):
@@ -93,6 +106,7 @@ class RdapSettings(ListenSettings):
 
 class Settings(_Section):
     database: DatabaseSettings
+    feed: FeedSettings
     registrar: RegistrarSettings
     privacy_service: PrivacyServiceSettings
     publication: PublicationSettings

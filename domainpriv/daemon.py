@@ -3,6 +3,9 @@
 The daemon turns SIGTERM and SIGINT into one stop event (hypercorn's shutdown_trigger): both servers stop
 accepting, answers in flight get their grace period, and the process exits 0. Tests inject the event.
 Both servers share one bounded thread pool for store lookups, so the event loops never block on the database.
+The lookups read through their own engine (`database.read_url` if set: a streaming replica), and a change-feed
+follower drops from the record cache exactly the domains each commit affected (domainpriv/changes/follower.py).
+The daemon starts, and answers "temporarily unavailable", while the database is away; it recovers by itself.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import uvicorn
+from sqlalchemy import Engine
 
+from domainpriv.changes.follower import ChangeFollower, FollowerSettings, listen_dsn_for
 from domainpriv.config import Settings
 from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource, publication_policy
-from domainpriv.rdds.cache import RecordCache, change_feed_for
+from domainpriv.rdds.cache import RecordCache
 from domainpriv.rdds.rdap_app import RdapApp
 from domainpriv.rdds.whois_server import WhoisServer
-from domainpriv.store import UnitOfWork, make_engine
+from domainpriv.store import UnitOfWork, make_engine, make_read_engine
 
 log = logging.getLogger("domainpriv.daemon")
-LOOKUP_THREADS = 16  # PostgreSQL connections in use at most (the pool's default is 5 + 10 overflow)
+LOOKUP_THREADS = 16  # lookups in flight at most, each on a connection of the read engine's pool
+_FEED_CONNECTIONS = 2  # the follower's poll and a poll after a local commit, beside the lookups
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,19 @@ async def run_daemon(
     if handle_signals:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-    engine = make_engine(
-        settings.database.url, sqlite_busy_timeout_seconds=settings.database.sqlite_busy_timeout_seconds
-    )
-    feed = change_feed_for(engine) if settings.publication.cache_entries else None
-    cache: RecordCache[PublicRecord] | None = RecordCache(feed, settings.publication.cache_entries) if feed else None
-    source = DatabaseSource(UnitOfWork(engine), publication_policy(settings), cache)
+    db = settings.database
+    engine = make_engine(db.url, sqlite_busy_timeout_seconds=db.sqlite_busy_timeout_seconds)
+    read_engine = make_read_engine(db.public_read_url, pool_size=LOOKUP_THREADS + _FEED_CONNECTIONS,
+                                   sqlite_busy_timeout_seconds=db.sqlite_busy_timeout_seconds)  # fmt: skip
+    cache: RecordCache[PublicRecord] | None = None
+    follower: ChangeFollower | None = None
+    if settings.publication.cache_entries and _cacheable(read_engine):
+        cache = RecordCache(settings.publication.cache_entries)
+        follower = ChangeFollower(
+            read_engine, cache, settings=_follower_settings(settings), primary_engine=engine,
+            listen_dsn=listen_dsn_for(engine),
+        )  # fmt: skip
+    source = DatabaseSource(UnitOfWork(read_engine), publication_policy(settings), cache)
     executor = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="domainpriv-lookup")
     whois = WhoisServer(settings.whois, source, settings.publication.terms_of_use, executor=executor)
     rdap_socket = _listen(settings.rdap.host, settings.rdap.port)
@@ -65,6 +78,8 @@ async def run_daemon(
         timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
     ))  # fmt: skip
     try:
+        if follower is not None:
+            await loop.run_in_executor(None, follower.start)  # its first feed read may wait for a slow database
         whois_port = await whois.start()
         rdap_task = asyncio.create_task(_serve_uvicorn(rdap, rdap_socket), name="rdap")
         while not rdap.started and not rdap_task.done():
@@ -94,11 +109,24 @@ async def run_daemon(
                 loop.remove_signal_handler(sig)
         rdap_app.close()
         executor.shutdown(wait=True)
-        if feed is not None:
-            feed.close()
+        if follower is not None:
+            follower.close()
+        read_engine.dispose()
         engine.dispose()
         rdap_socket.close()
     log.info("stopped")
+
+
+def _follower_settings(settings: Settings) -> FollowerSettings:
+    f = settings.feed
+    return FollowerSettings(f.poll_interval_seconds, f.stale_grace_seconds, f.lag_warning_seconds, f.retention_hours,
+                            f.prune_interval_seconds)  # fmt: skip
+
+
+def _cacheable(engine: Engine) -> bool:
+    """An in-memory SQLite database is private to each connection: there is no feed to follow across them."""
+    url = engine.url
+    return url.get_backend_name() != "sqlite" or bool(url.database and url.database != ":memory:")
 
 
 async def _serve_uvicorn(server: uvicorn.Server, sock: socket.socket) -> None:

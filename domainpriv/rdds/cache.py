@@ -1,158 +1,199 @@
-"""A cache of loaded registration records for the public servers, with invalidation that crosses processes.
+"""The public servers' cache of public views, invalidated per domain from the change feed.
 
-Every answer must show the last committed change, in this daemon and in any other daemon on the same database
-(issue 3, "fresh answers"). The cache therefore stamps each entry with the database's *change generation* at
-load time and serves an entry only while the generation is unchanged; any commit anywhere moves it on:
+Every answer must show the last committed change: in this daemon at once, in any other daemon on the same
+database within the feed's poll interval (issue 3's "fresh answers", issue 7's per-domain invalidation). The
+feed follower (`domainpriv.changes.follower`) reads which domains each commit affected and calls `invalidate`
+with their names, or `reset` for a change that affects everything; every other entry stays warm.
 
-* PostgreSQL: every audited change (and every change is audited, DESIGN invariant 4) sends
-  ``NOTIFY domainpriv_change`` inside its transaction; PostgreSQL delivers it at commit. A listener thread
-  counts notifications. Until it is listening, and whenever its connection is lost, the generation is
-  "unknown" and the cache is bypassed: a lost listener costs speed, never freshness.
-* SQLite: ``PRAGMA data_version`` on a connection of our own changes whenever any other connection, in any
-  process, commits to the file: an exact, cheap check on each lookup.
+Three rules keep a load that races a change from caching the old view:
 
-The generation is read *before* a load, so a change that commits while a record is loading leaves the entry
-with an old stamp, and the next lookup loads again.
+* a load is stored only if nothing invalidated its name while it ran (an invalidation removes the load from
+  `_inflight`, so the next lookup starts a fresh one instead of joining it);
+* a load is stored only if no `reset` and no start of serving happened while it ran (the `_epoch`);
+* the cache serves and stores only while the follower vouches for it (`set_serving`): before its first read of
+  the feed, and when the feed has been unreadable for longer than its grace period, every lookup loads.
+
+Concurrent lookups of the same missing name share one load (a burst of queries for a new name costs one
+database query). Names that do not exist are kept in a separate, smaller LRU: unique junk names, the harvester's
+and the attacker's favourite, can only push out other junk, never the registered names that answer real queries.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
-
-import psycopg
-from sqlalchemy import Engine
-
-from domainpriv.audit import CHANGE_CHANNEL as CHANNEL
-
-log = logging.getLogger("domainpriv.cache")
-
-
-class ChangeFeed(Protocol):
-    def generation(self) -> int | None:
-        """A number that changes whenever anything commits; None when it cannot be known right now."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class SqliteDataVersion:
-    def __init__(self, path: str) -> None:
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-
-    def generation(self) -> int | None:
-        with self._lock:
-            row = self._conn.execute("PRAGMA data_version").fetchone()
-        return int(row[0])
-
-    def close(self) -> None:
-        self._conn.close()
-
-
-class PostgresNotifications:
-    """Counts NOTIFYs on CHANNEL in a daemon thread; reconnects after a failure."""
-
-    RETRY_SECONDS = 1.0
-
-    def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self.application_name = f"domainpriv-change-feed-{os.getpid()}-{id(self):x}"
-        self._count = 0
-        self._listening = False
-        self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="domainpriv-change-feed", daemon=True)
-        self._thread.start()
-
-    def wait_ready(self, timeout: float) -> bool:
-        return self._ready.wait(timeout)
-
-    def generation(self) -> int | None:
-        return self._count if self._listening else None
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self._dsn, autocommit=True, application_name=self.application_name) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self._count += 1  # whatever was loaded before we listened is suspect
-                    self._listening = True
-                    self._ready.set()
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5):
-                            self._count += 1
-            except psycopg.Error as exc:
-                log.warning("change feed lost (%s); cache bypassed until it is back", type(exc).__name__)
-            finally:
-                self._listening = False
-            self._stop.wait(self.RETRY_SECONDS)
-
-
-def change_feed_for(engine: Engine) -> ChangeFeed | None:
-    """The feed that fits the engine's database, or None (no cache) for an in-memory SQLite database."""
-    url = engine.url
-    if url.get_backend_name() == "postgresql":
-        feed = PostgresNotifications(url.set(drivername="postgresql").render_as_string(hide_password=False))
-        feed.wait_ready(5.0)
-        return feed
-    if url.database and url.database != ":memory:":
-        return SqliteDataVersion(url.database)
-    return None
-
+from collections.abc import Callable, Collection
+from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
 
+_MISS: Final = (False, None)
+
+
+class _Load(Generic[T]):
+    """One load in flight; other lookups of the same name wait for its value."""
+
+    __slots__ = ("done", "error", "stale", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: T | None = None
+        self.error: BaseException | None = None
+        self.stale = False  # the name was invalidated while loading: do not store the value
+
+    def result(self) -> T | None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
 
 class RecordCache(Generic[T]):
-    """LRU of a_label -> (generation, value); the value may be None for "no such domain"."""
+    """LRU of a_label -> value (found) and a smaller LRU of names that do not exist.
 
-    def __init__(self, feed: ChangeFeed, max_entries: int) -> None:
-        self._feed = feed
+    The value may be None for "nothing to publish"; those go to the second LRU. Thread-safe.
+    """
+
+    def __init__(self, max_entries: int, *, max_absent: int | None = None) -> None:
+        if max_entries < 1:
+            raise ValueError("a cache needs room for at least one entry")
         self._max = max_entries
-        self._entries: OrderedDict[str, tuple[int, T | None]] = OrderedDict()
+        self._max_absent = max_absent if max_absent is not None else max(1, max_entries // 4)
+        self._entries: OrderedDict[str, T] = OrderedDict()
+        self._absent: OrderedDict[str, None] = OrderedDict()
+        self._inflight: dict[str, _Load[T]] = {}
         self._lock = threading.Lock()
+        self._serving = False
+        self._epoch = 0
         self.hits = 0
         self.misses = 0
+        self.shared = 0  # misses that waited for another lookup's load instead of loading
+        self.invalidated = 0  # entries dropped by name
+        self.resets = 0
+
+    # -- lookups ---------------------------------------------------------------------------------------------
 
     def get(self, a_label: str, load: Callable[[str], T | None]) -> T | None:
-        generation = self._feed.generation()
-        if generation is None:
-            self.misses += 1
-            return load(a_label)
+        """The cached value, or `load(a_label)` (shared with concurrent lookups of the same name)."""
         with self._lock:
-            entry = self._entries.get(a_label)
-            if entry is not None and entry[0] == generation:
+            if self._serving:
+                value = self._entries.get(a_label)
+                if value is not None:
+                    self._entries.move_to_end(a_label)
+                    self.hits += 1
+                    return value
+                if a_label in self._absent:
+                    self._absent.move_to_end(a_label)
+                    self.hits += 1
+                    return None
+            self.misses += 1
+            pending = self._inflight.get(a_label)
+            if pending is not None:
+                self.shared += 1
+                leader = False
+            else:
+                pending = self._inflight[a_label] = _Load()
+                leader = True
+            serving, epoch = self._serving, self._epoch
+        if not leader:
+            return pending.result()
+        return self._load(a_label, load, pending, serving, epoch)
+
+    def _load(
+        self, a_label: str, load: Callable[[str], T | None], pending: _Load[T], serving: bool, epoch: int
+    ) -> T | None:
+        """Load as the leader of `pending`; store unless something invalidated the name meanwhile."""
+        try:
+            value = load(a_label)
+        except BaseException as exc:
+            with self._lock:
+                if self._inflight.get(a_label) is pending:
+                    del self._inflight[a_label]
+            pending.error = exc
+            pending.done.set()
+            raise
+        with self._lock:
+            if self._inflight.get(a_label) is pending:
+                del self._inflight[a_label]
+            if serving and self._serving and epoch == self._epoch and not pending.stale:
+                self._store(a_label, value)
+        pending.value = value
+        pending.done.set()
+        return value
+
+    def peek(self, a_label: str) -> tuple[bool, T | None]:
+        """(True, value) on a hit, (False, None) otherwise; never loads, so never blocks on the store."""
+        if not self._serving:
+            return _MISS
+        with self._lock:
+            value = self._entries.get(a_label)
+            if value is not None:
                 self._entries.move_to_end(a_label)
                 self.hits += 1
-                return entry[1]
-        self.misses += 1
-        record = load(a_label)
-        with self._lock:
-            self._entries[a_label] = (generation, record)
+                return True, value
+            if a_label in self._absent:
+                self.hits += 1
+                return True, None
+        return _MISS
+
+    def _store(self, a_label: str, value: T | None) -> None:
+        """Under the lock."""
+        if value is None:
+            self._entries.pop(a_label, None)
+            self._absent[a_label] = None
+            self._absent.move_to_end(a_label)
+            while len(self._absent) > self._max_absent:
+                self._absent.popitem(last=False)
+        else:
+            self._absent.pop(a_label, None)
+            self._entries[a_label] = value
             self._entries.move_to_end(a_label)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
-        return record
 
-    def peek(self, a_label: str) -> tuple[bool, T | None]:
-        """(True, record) on a fresh hit, (False, None) otherwise; never loads, so never blocks on the store."""
-        generation = self._feed.generation()
-        if generation is None:
-            return False, None
+    # -- what the change-feed follower calls (changes.follower.FeedConsumer) ------------------------------------
+
+    def invalidate(self, names: Collection[str]) -> None:
+        """Drop these names; loads of them in flight will not be stored."""
         with self._lock:
-            entry = self._entries.get(a_label)
-            if entry is None or entry[0] != generation:
-                return False, None
-            self._entries.move_to_end(a_label)
-            self.hits += 1
-            return True, entry[1]
+            for name in names:
+                if self._entries.pop(name, None) is not None or self._absent.pop(name, 0) is None:
+                    self.invalidated += 1
+                pending = self._inflight.pop(name, None)
+                if pending is not None:
+                    pending.stale = True
+
+    def reset(self) -> None:
+        """Drop everything (a change that affects every domain, or a follower that fell behind the feed)."""
+        with self._lock:
+            self._entries.clear()
+            self._absent.clear()
+            self._epoch += 1
+            self._inflight.clear()  # loads in flight finish for their callers, unstored (epoch)
+            self.resets += 1
+
+    def set_serving(self, serving: bool) -> None:
+        """The follower vouches for the entries (True) or cannot right now (False: every lookup loads)."""
+        with self._lock:
+            if serving and not self._serving:
+                self._epoch += 1  # loads that began while not serving may predate the follower's position
+                self._inflight.clear()  # ... so later lookups do not join them either
+            self._serving = serving
+
+    @property
+    def serving(self) -> bool:
+        return self._serving
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "shared": self.shared,
+                "invalidated": self.invalidated,
+                "resets": self.resets,
+                "entries": len(self._entries),
+                "absent_entries": len(self._absent),
+                "inflight": len(self._inflight),
+                "serving": int(self._serving),
+            }

@@ -21,6 +21,8 @@ HTTP behaviour (RFC 7480, RFC 9082, ICANN RDAP TIG 2024; shared/reference/rdds.m
   `Access-Control-Allow-Origin: *` (TIG 2024 §1.14); HEAD gets GET's status and headers without the body.
 * Per-client token bucket (`rdap.rate_per_second`, `rdap.rate_burst`, key = the peer address ASGI reports):
   429 with `Retry-After` and an error body.
+* The database cannot answer right now (down, not migrated, a replica gone): 503 with `Retry-After` and an error
+  body; the daemon recovers by itself when it is back.
 * An unexpected exception: 500 with a generic error body naming a request id; the log line with the same id
   names the exception type and place, never its message (which could carry record content).
 
@@ -57,6 +59,7 @@ from domainpriv.rdds.rdap_notices import ERROR_TEXTS
 from domainpriv.rdds.source import RecordSource
 from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.validation import normalize_domain_name
+from domainpriv.store.availability import DatabaseUnavailable, SchemaNotReady
 
 __all__ = [
     "DEFAULT_LOOKUP_WORKERS",
@@ -276,6 +279,9 @@ class Router:
         return None
 
 
+# Seconds a client is asked to wait when the database cannot answer (RFC 9110 §10.2.3): a restart or fail-over
+# usually takes a few seconds; the daemon reconnects by itself.
+_RETRY_AFTER: Final = b"5"
 # "domain/" + a 253-character name with every character percent-escaped as UTF-8 still fits.
 _MEMO_MAX_PATH: Final = 2048
 _NOTHING_TO_ESCAPE: Final = re.compile(rb"[A-Za-z0-9_.~/%" + re.escape(("-" + _PCHAR_SAFE).encode()) + rb"]*")
@@ -422,7 +428,11 @@ class RdapApp:
             except UnicodeDecodeError:  # percent-escapes that are not UTF-8 cannot spell a domain name
                 log.info("rdap domain - malformed 400")
                 return Response.error(400)
-            answer = self._from_cache(name, request.request_url) or await self._look_up(name, request.request_url)
+            try:
+                answer = self._from_cache(name, request.request_url) or await self._look_up(name, request.request_url)
+            except (DatabaseUnavailable, SchemaNotReady):
+                self._query_log.info("rdap domain - unavailable 503")
+                return Response.error(503, headers=((b"retry-after", _RETRY_AFTER),))
         self._query_log.info("rdap domain %s %s %d", answer.name or "-", answer.outcome, answer.status)
         return Response(answer.status, answer.body)
 

@@ -89,4 +89,8 @@ ERROR_TEXTS: Final[dict[int, tuple[str, str]]] = {
     429: ("Too Many Requests", "Query rate limit exceeded; retry later."),  # RFC 7480 §5.5
     500: ("Internal Server Error", "The server could not answer this query."),
     501: ("Not Implemented", "This query type is not supported by this server."),  # RFC 9082 §3 [unconfirmed]
+    503: (
+        "Service Unavailable",
+        "The registration database is temporarily unavailable; retry later.",
+    ),  # RFC 9110 §15.6.4
 }

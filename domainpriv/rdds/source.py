@@ -2,22 +2,36 @@
 
 The servers depend on the small `RecordSource` protocol, so the protocol code never sees the store, and the
 CLI's `domainpriv whois/rdap NAME` use the very same source as the daemons (DESIGN invariant 2).
+
+A database that cannot be used right now (down, not migrated, a replica gone) is raised as the store's
+DatabaseUnavailable / SchemaNotReady, whose messages name the database and never a value, so the servers can
+answer "temporarily unavailable" (WHOIS) and 503 (RDAP) instead of an internal error, and recover by
+themselves when it is back (the pool reconnects; registration/lookup.py retries a dead connection once).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from domainpriv.config import Settings
 from domainpriv.privacy import ProxyIdentity, PublicationPolicy, PublicRecord, RegistrarIdentity, public_view
 from domainpriv.rdds.cache import RecordCache
 from domainpriv.registration import services
 from domainpriv.store import UnitOfWork
+from domainpriv.store.availability import classify
+
+log = logging.getLogger("domainpriv.rdds")
+_WARN_EVERY_SECONDS = 10.0
 
 
 class RecordSource(Protocol):
     def lookup(self, a_label: str) -> PublicRecord | None:
-        """The public view of a normalised domain name, or None if there is nothing to publish. May block."""
+        """The public view of a normalised domain name, or None if there is nothing to publish. May block.
+        Raises DatabaseUnavailable or SchemaNotReady when the store cannot answer right now."""
         ...
 
     def peek(self, a_label: str) -> tuple[bool, PublicRecord | None]:
@@ -39,8 +53,8 @@ def publication_policy(settings: Settings) -> PublicationPolicy:
 
 
 class DatabaseSource:
-    """Loads through the registration services and decides with `public_view`; with a RecordCache, only when
-    the database changed. A cached view is the very object returned on every hit until the next commit, so
+    """Loads through the registration services and decides with `public_view`; with a RecordCache, only on a
+    miss. A cached view is the very object returned on every hit until the change feed names its domain, so
     servers may memoise what they render from it; its `database_updated_at` is the moment it was loaded."""
 
     def __init__(
@@ -49,16 +63,27 @@ class DatabaseSource:
         self._uow = uow
         self._policy = policy
         self._cache = cache
+        self._last_warning = 0.0
 
     def lookup(self, a_label: str) -> PublicRecord | None:
-        return self._cache.get(a_label, self._load) if self._cache else self._load(a_label)
+        try:
+            return self._load(a_label) if self._cache is None else self._cache.get(a_label, self._load)
+        except SQLAlchemyError as exc:
+            problem = classify(exc, self._uow.engine.url)
+            if problem is None:
+                raise
+            now = time.monotonic()
+            if now - self._last_warning > _WARN_EVERY_SECONDS:  # one line per spell, not one per query
+                self._last_warning = now
+                log.warning("public lookups failing: %s", problem)
+            raise problem from None
 
     def peek(self, a_label: str) -> tuple[bool, PublicRecord | None]:
-        """Answer from the cache without touching the store: (True, view) on a fresh hit, else (False, None)."""
+        """Answer from the cache without touching the store: (True, view) on a hit, else (False, None)."""
         if self._cache is None:
             return False, None
         return self._cache.peek(a_label)
 
     def _load(self, a_label: str) -> PublicRecord | None:
-        record = services.find_domain(self._uow, a_label=a_label)
+        record = services.find_public_domain(self._uow, a_label=a_label)
         return None if record is None else public_view(record, self._policy, self._uow.clock())

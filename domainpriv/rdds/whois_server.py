@@ -38,7 +38,7 @@ accepted just before `Server.close()` fails an assertion in `Server._attach` and
 step as `accept()`, so `stop()` sees every connection. This needs a selector event loop (the default on Unix).
 
 Logging (`domainpriv.whois`): one line per query with the client address, the normalised name (or
-`malformed`), the outcome (found, not-found, error, rate-limited, timeout, too-long), the duration and the
+`malformed`), the outcome (found, not-found, error, rate-limited, timeout, too-long, unavailable), the duration and the
 request id (`-` unless an error was logged with it); never any record content and never the raw query (it may
 be arbitrary bytes). The lines of one event-loop iteration are logged together at its end (`stop()` logs what is
 left): a burst wakes a queue-based log writer once, not once per query.
@@ -65,6 +65,7 @@ from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.source import RecordSource
 from domainpriv.rdds.whois_answer import MALFORMED_QUERY, WhoisAnswer, answer_whois_query, normalize_query
 from domainpriv.rdds.whois_text import render_domain, render_error, render_not_found
+from domainpriv.store.availability import DatabaseUnavailable, SchemaNotReady
 
 __all__ = ["DEFAULT_LOOKUP_WORKERS", "LOGGER_NAME", "WhoisServer"]
 
@@ -87,7 +88,10 @@ _NEVER: Final = float("inf")
 
 log = logging.getLogger(LOGGER_NAME)
 
-_Outcome = Literal["found", "not-found", "error", "rate-limited", "timeout", "too-long"]
+_Outcome = Literal["found", "not-found", "error", "rate-limited", "timeout", "too-long", "unavailable"]
+# The database cannot answer right now (down, not migrated, replica gone): a temporary error the client may
+# retry, not an internal error (the source logged which database, once per spell).
+_UNAVAILABLE: Final = "service temporarily unavailable; please retry in a few seconds"
 
 # Connection states: reading the query line; answer being computed (in the lookup pool); reply written, waiting
 # for the client's FIN (the linger); closed.
@@ -537,6 +541,8 @@ class _Connection:
         try:
             answer = future.result()
             self._reply(answer.text.encode("utf-8"), answer.outcome)
+        except (DatabaseUnavailable, SchemaNotReady):
+            self._reply(render_error(_UNAVAILABLE, self._server._clock()).encode("utf-8"), "unavailable")
         except Exception as exc:
             self._internal_error(exc)
 

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from domainpriv.audit import Actor, record_event
+from domainpriv.changes import EVERYTHING, NOTHING, domains, domains_of_account, domains_of_contact
 from domainpriv.config import PrivacyServiceSettings
-from domainpriv.registration import rules
+from domainpriv.registration import lookup, rules
 from domainpriv.registration.errors import (
     AccountExists,
     AccountNotFound,
@@ -62,7 +63,7 @@ __all__ = [
     "create_account",
     "create_contact",
     "create_domain",
-    "find_domain",
+    "find_public_domain",
     "get_domain",
     "record_consent",
     "set_domain_contact",
@@ -112,6 +113,7 @@ def create_account(
             object_key=handle,
             reason=reason,
             after=record.to_json(),
+            affects=NOTHING,
         )
         uow.commit()
     return record
@@ -145,6 +147,7 @@ def record_consent(
             object_key=row.handle,
             reason=reason,
             details={"purpose": purpose.value, "source": source},
+            affects=domains_of_account(row.id),
         )
         if purpose is ConsentPurpose.PUBLISH_CONTACT_DATA and not granted:
             public = s.scalars(
@@ -188,6 +191,7 @@ def create_contact(
             object_key=handle,
             reason=reason,
             after=record.to_json(),
+            affects=NOTHING,
         )
         uow.commit()
     return record
@@ -217,6 +221,7 @@ def update_contact(uow: UnitOfWork, *, actor: Actor, handle: str, data: ContactD
             reason=reason,
             before=before.to_json(),
             after=after.to_json(),
+            affects=domains_of_contact(row.id),
         )
         uow.commit()
     return after
@@ -290,17 +295,17 @@ def create_domain(
             object_key=a_label,
             reason=reason,
             after=record.to_json(),
+            affects=domains(a_label),
         )
         uow.commit()
     return record
 
 
-def find_domain(uow: UnitOfWork, *, a_label: str) -> DomainRecord | None:
-    """The stored record of an already normalised name, or None: the read path of the public servers, which
-    answer "not found" without raising."""
-    with uow.reading() as r:
-        row = _domain_row(r.session, a_label)
-        return None if row is None else domain_record(r.session, row)
+def find_public_domain(uow: UnitOfWork, *, a_label: str) -> DomainRecord | None:
+    """The record of an already normalised name with the roles the public may see (registrant, tech), or None:
+    the read path of the public servers, which answer "not found" without raising. One statement, no ORM
+    (registration/lookup.py); on the daemon's read engine, no transaction either."""
+    return lookup.find_public_domain(uow.engine, a_label)
 
 
 def get_domain(uow: UnitOfWork, *, name: str) -> DomainRecord:
@@ -339,6 +344,7 @@ def set_domain_contact(
             reason=reason,
             before=before.to_json(),
             after=after.to_json(),
+            affects=domains(a_label),
         )
         uow.commit()
     return after
@@ -377,6 +383,7 @@ def set_nameservers(
             reason=reason,
             before=before.to_json(),
             after=after.to_json(),
+            affects=domains(a_label),
         )
         uow.commit()
     return after
@@ -440,6 +447,7 @@ def sync_privacy_service(uow: UnitOfWork, *, actor: Actor, settings: PrivacyServ
             reason="configuration changed",
             before=before,
             after=values,
+            affects=EVERYTHING,
         )
         uow.commit()
     return True
@@ -509,6 +517,7 @@ def _write_privacy_mode(
         object_key=row.name,
         reason=reason,
         details={"from": before.value, "to": mode.value},
+        affects=domains(row.name),
     )
 
 

@@ -3,8 +3,9 @@
 from domainpriv.store.accounts import Account, Consent
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
+from domainpriv.store.changes import ChangeFeedState, DomainChange
 from domainpriv.store.registration import Contact, Domain, Nameserver, PrivacyServiceIdentity
-from domainpriv.store.session import UnitOfWork, make_engine, session_factory
+from domainpriv.store.session import UnitOfWork, make_engine, make_read_engine, session_factory
 from domainpriv.vocabulary import CONTACT_ROLES, AccountKind, ConsentPurpose, PrivacyMode
 
 __all__ = [
@@ -13,14 +14,17 @@ __all__ = [
     "AccountKind",
     "AuditEvent",
     "Base",
+    "ChangeFeedState",
     "Consent",
     "ConsentPurpose",
     "Contact",
     "Domain",
+    "DomainChange",
     "Nameserver",
     "PrivacyMode",
     "PrivacyServiceIdentity",
     "UnitOfWork",
     "make_engine",
+    "make_read_engine",
     "session_factory",
 ]

@@ -26,6 +26,31 @@ def make_engine(url: str | URL, *, sqlite_busy_timeout_seconds: float = 30.0, ec
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, echo=echo)
+    return _sqlite_engine(parsed, sqlite_busy_timeout_seconds, echo)
+
+
+def make_read_engine(
+    url: str | URL, *, pool_size: int, sqlite_busy_timeout_seconds: float = 30.0, connect_timeout_seconds: int = 5
+) -> Engine:
+    """The engine of the public read path: single-statement reads, so on PostgreSQL autocommit (no BEGIN and
+    ROLLBACK round trips around each lookup) and no pre-ping (a round trip per checkout; callers retry once on a
+    connection found dead instead: registration/lookup.py). `pool_size` connections, no overflow: the lookup
+    pool bounds them. A server that does not answer fails a connection attempt after `connect_timeout_seconds`
+    instead of hanging a lookup thread for minutes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(
+            parsed,
+            pool_pre_ping=False,
+            isolation_level="AUTOCOMMIT",
+            pool_size=pool_size,
+            max_overflow=0,
+            connect_args={"connect_timeout": connect_timeout_seconds},
+        )
+    return _sqlite_engine(parsed, sqlite_busy_timeout_seconds, False)
+
+
+def _sqlite_engine(parsed: URL, sqlite_busy_timeout_seconds: float, echo: bool) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, echo=echo)

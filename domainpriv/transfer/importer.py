@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domainpriv.audit import Actor, record_event
+from domainpriv.changes import EVERYTHING
 from domainpriv.errors import DomainprivError
 from domainpriv.registration import rules
 from domainpriv.registration.errors import ValidationError
@@ -180,6 +181,7 @@ def import_registrations(
                 "nameservers": stats.nameservers,
                 "sha256": stats.sha256,
             },
+            affects=EVERYTHING,  # cached "not found" answers of the imported names, at least
         )
         uow.commit()
     return stats

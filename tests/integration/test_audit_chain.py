@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine, delete, select, update
 
 from domainpriv.audit import Actor, AuditChainBroken, record_event, verify_chain
-from domainpriv.store import AuditEvent, UnitOfWork
+from domainpriv.changes import domains
+from domainpriv.store import AuditEvent, DomainChange, UnitOfWork
 
 
 def append(uow: UnitOfWork, n: int, *, key: str = "example.com") -> None:
@@ -26,6 +27,7 @@ def append(uow: UnitOfWork, n: int, *, key: str = "example.com") -> None:
                 before={"i": i},
                 after={"i": i + 1},
                 details={"i": i},
+                affects=domains(key),
             )
             uow.commit()
 
@@ -117,3 +119,10 @@ def test_concurrent_writers_extend_one_chain(engine: Engine, uow: UnitOfWork) ->
     with uow.reading() as r:
         seqs = list(r.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
     assert seqs == list(range(1, writers * per_writer + 1))
+    # The change feed's rows are written under the same lock: their positions follow the chain's (commit) order,
+    # which is what lets a reader trust that nothing below a position it has seen can still appear.
+    with uow.reading() as r:
+        feed = list(
+            r.session.execute(select(DomainChange.position, DomainChange.audit_seq).order_by(DomainChange.position))
+        )
+    assert [seq for _, seq in feed] == seqs

@@ -19,12 +19,12 @@ from sqlalchemy import Engine
 from domainpriv.audit import Actor
 from domainpriv.config import load_settings
 from domainpriv.rdds import DatabaseSource, publication_policy
-from domainpriv.rdds.cache import RecordCache, change_feed_for
 from domainpriv.rdds.rdap_app import RdapApp
 from domainpriv.registration import services
 from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.validation import validate_contact
 from domainpriv.store import AccountKind, PrivacyMode, UnitOfWork
+from support.feeds import followed_cache
 from support.hostile import assert_absent, hostile_contact
 from support.whois_fixtures import ServerThread, query_raw, running_whois, whois_settings
 
@@ -56,10 +56,8 @@ def logs() -> Iterator[Captured]:
 
 @pytest.fixture
 def source(uow: UnitOfWork, engine: Engine) -> Iterator[DatabaseSource]:
-    feed = change_feed_for(engine)
-    assert feed is not None
-    yield DatabaseSource(uow, publication_policy(load_settings(environ={})), RecordCache(feed, 1000))
-    feed.close()
+    with followed_cache(engine) as (cache, _):
+        yield DatabaseSource(uow, publication_policy(load_settings(environ={})), cache)
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from domainpriv.audit import Actor
 from domainpriv.config import load_settings
 from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource, publication_policy
-from domainpriv.rdds.cache import RecordCache, change_feed_for
 from domainpriv.rdds.whois_server import LOGGER_NAME, WhoisServer
 from domainpriv.rdds.whois_text import render_domain
 from domainpriv.registration import services
 from domainpriv.store import UnitOfWork
+from support.feeds import followed_cache
 from support.whois_fixtures import (
     HOST,
     TERMS,
@@ -442,28 +442,11 @@ class CountingExecutor(ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-def settled(cache: RecordCache[PublicRecord]) -> None:
-    """Wait until the change feed is listening and quiet (PostgreSQL delivers the set-up's NOTIFYs late)."""
-    feed = cache._feed
-    wait_ready = getattr(feed, "wait_ready", None)
-    if wait_ready is not None:
-        assert wait_ready(5)
-    stable_since, last = time.monotonic(), feed.generation()
-    while time.monotonic() - stable_since < 0.2:
-        time.sleep(0.01)
-        if feed.generation() != last or last is None:
-            stable_since, last = time.monotonic(), feed.generation()
-
-
 def test_cache_hits_are_answered_without_the_lookup_pool(demo_uow: UnitOfWork) -> None:
     name, unknown = demo_domain("proxy"), "unknown-name.com"
-    feed = change_feed_for(demo_uow.engine)
-    assert feed is not None
-    cache = RecordCache[PublicRecord](feed, max_entries=100)
-    source = DatabaseSource(demo_uow, publication_policy(load_settings(environ={})), cache)
     executor = CountingExecutor()
-    try:
-        settled(cache)
+    with followed_cache(demo_uow.engine) as (cache, _):
+        source = DatabaseSource(demo_uow, publication_policy(load_settings(environ={})), cache)
         with running_whois(source, executor=executor) as srv:
             first = [query(srv.port, name), query(srv.port, unknown)]
             assert executor.submitted == 2  # two misses: loaded in the pool
@@ -473,13 +456,10 @@ def test_cache_hits_are_answered_without_the_lookup_pool(demo_uow: UnitOfWork) -
             assert executor.submitted == 2  # malformed: never reaches the pool
             services.set_privacy_mode(
                 demo_uow, actor=Actor("staff", "tests"), domain=name, mode="redacted", reason="whois memo test"
-            )
-            settled(cache)
+            )  # committed in this process: the cache has dropped the name before the service returned
             changed = [query(srv.port, name), query(srv.port, name)]  # a miss (new view), then a hit on it
             assert executor.submitted == 3
-    finally:
-        executor.shutdown()
-        feed.close()
+    executor.shutdown()
     assert again == first
     assert first[0].startswith(f"Domain Name: {name}\r\n") and first[1].startswith('No match for "unknown-name.com"')
     assert fields(first[0])["Registrant Name"] == [PROXY_NAME]

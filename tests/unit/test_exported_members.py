@@ -9,6 +9,8 @@ import pytest
 PACKAGES = [
     "domainpriv",
     "domainpriv.store",
+    "domainpriv.store.availability",
+    "domainpriv.changes",
     "domainpriv.transfer",
     "domainpriv.registration.services",
     "domainpriv.registration.validation",

@@ -321,6 +321,7 @@ def listen_dsn_for(engine: Engine) -> str | None:
         return None
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
+
 # Followers in this process, polled right after any local commit that wrote feed rows, so that this daemon's
 # next answer shows its own changes.
 _LOCAL_FOLLOWERS: weakref.WeakSet[ChangeFollower] = weakref.WeakSet()

@@ -15,8 +15,6 @@ import logging
 import time
 from typing import Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from domainpriv.config import Settings
 from domainpriv.privacy import ProxyIdentity, PublicationPolicy, PublicRecord, RegistrarIdentity, public_view
 from domainpriv.rdds.cache import RecordCache
@@ -68,7 +66,7 @@ class DatabaseSource:
     def lookup(self, a_label: str) -> PublicRecord | None:
         try:
             return self._load(a_label) if self._cache is None else self._cache.get(a_label, self._load)
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # the driver's own errors too: the miss runs on the DBAPI connection
             problem = classify(exc, self._uow.engine.url)
             if problem is None:
                 raise

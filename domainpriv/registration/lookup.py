@@ -14,10 +14,10 @@ so the public servers never hold them, not even for the moment of a miss (least 
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Final
 
-from sqlalchemy import Engine, Row, String, and_, bindparam, case, cast, func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, String, and_, bindparam, case, cast, func, select
 from sqlalchemy.sql import Select
 
 from domainpriv.registration.records import ContactRecord, DomainRecord, NameserverRecord
@@ -77,32 +77,82 @@ def _statement() -> Select[Any]:
         .scalar_subquery()
         .label("consents")
     )
-    return select(*columns).select_from(joined).where(domain.c.name == bindparam("name"))
+    return select(*columns).select_from(joined).where(domain.c.name == bindparam("name", ""))
 
 
 FIND_PUBLIC_DOMAIN: Final = _statement()
+
+
+_LABELS: Final = tuple(str(c.key) for c in FIND_PUBLIC_DOMAIN.selected_columns)
+
+
+class _Prepared:
+    """FIND_PUBLIC_DOMAIN compiled once for one dialect, run on the pooled DBAPI connection.
+
+    Why not `Connection.execute`: with ~50 columns, SQLAlchemy's per-execution result set-up (cursor description,
+    column objects, a Result) cost more than the query itself. The SQL text, the parameter order and each column's
+    result processor (UTC timestamps, the privacy-mode enum, SQLite's text dates) are SQLAlchemy's own, computed
+    once; only the row's values go through them. psycopg prepares the statement server-side after a few runs."""
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = FIND_PUBLIC_DOMAIN.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        self.sql = compiled.string
+        self._params = compiled.construct_params()
+        self._positional = compiled.positiontup if dialect.positional else None
+        self.processors = [
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in FIND_PUBLIC_DOMAIN.selected_columns
+        ]
+        self._dialect = dialect
+
+    def params(self, a_label: str) -> Any:
+        params = {**self._params, "name": a_label}
+        return params if self._positional is None else [params[k] for k in self._positional]
+
+    def is_disconnect(self, exc: Exception, dbapi_connection: Any, cursor: Any) -> bool:
+        return isinstance(exc, self._dialect.loaded_dbapi.Error) and bool(
+            self._dialect.is_disconnect(exc, dbapi_connection, cursor)
+        )
+
+
+_PREPARED: weakref.WeakKeyDictionary[Engine, _Prepared] = weakref.WeakKeyDictionary()
 
 
 def find_public_domain(engine: Engine, a_label: str) -> DomainRecord | None:
     """The record of a normalised name with its published roles only, or None if there is no such domain.
 
     Without pre-ping (a round trip per checkout), a pooled connection that died since its last use fails on
-    first use: SQLAlchemy then invalidates the pool, and the lookup is tried once more on a fresh connection.
-    Errors after that (the database is down) propagate."""
+    first use: it is invalidated, and the lookup is tried once more on a fresh connection. Errors after that
+    (the database is down, the schema missing) propagate as the driver raised them."""
+    prepared = _PREPARED.get(engine)
+    if prepared is None:
+        prepared = _PREPARED[engine] = _Prepared(engine)
     for attempt in (1, 2):
+        connection = engine.raw_connection()
+        cursor = None
         try:
-            with engine.connect() as conn:
-                row = conn.execute(FIND_PUBLIC_DOMAIN, {"name": a_label}).first()
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
+            cursor = connection.cursor()
+            cursor.execute(prepared.sql, prepared.params(a_label))
+            row = cursor.fetchone()
+        except Exception as exc:
+            if not prepared.is_disconnect(exc, connection.dbapi_connection, cursor):
+                raise
+            connection.invalidate(exc)  # and, as SQLAlchemy does, every other connection older than it
+            if attempt == 2:
                 raise
             continue
-        return None if row is None else _record(row)
+        finally:
+            if cursor is not None:
+                cursor.close()
+            connection.close()  # back to the pool (rolled back there: a no-op in autocommit)
+        if row is None:
+            return None
+        values = (v if p is None else p(v) for p, v in zip(prepared.processors, row, strict=True))
+        return _record(dict(zip(_LABELS, values, strict=True)))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _record(row: Row[Any]) -> DomainRecord:
-    m = row._mapping
+def _record(m: dict[str, Any]) -> DomainRecord:
     return DomainRecord(
         name=m["name"],
         account=m["account"],
@@ -122,7 +172,7 @@ def _record(row: Row[Any]) -> DomainRecord:
     )
 
 
-def _contact(m: Any, role: str) -> ContactRecord | None:
+def _contact(m: dict[str, Any], role: str) -> ContactRecord | None:
     handle = m[f"{role}_handle"]
     if handle is None:
         return None

@@ -1,7 +1,8 @@
 """The `domainpriv` command: parse, call a service, print. No business rules live here.
 
-Errors that domainpriv raises on purpose print as one line `error: …` with exit status 1 (2 for usage errors);
-anything else is a bug and shows its traceback.
+Errors that domainpriv raises on purpose print as one line `error: …` with exit status 1 (2 for usage errors),
+and so does a database that cannot be used (unreachable, missing, without schema: store/availability.py names it
+and says what to do, never quoting the driver's text); anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from domainpriv.errors import DomainprivError
 from domainpriv.rdds import DatabaseSource, RecordSource, publication_policy
 from domainpriv.registration import services as registration
 from domainpriv.registration.validation import CONTACT_FIELDS
-from domainpriv.store import UnitOfWork, make_engine
+from domainpriv.store import UnitOfWork, availability, make_engine
 from domainpriv.store.migrate import upgrade as migrate_upgrade
 from domainpriv.transfer import count_records, export_registrations, import_registrations
 
@@ -71,6 +72,7 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded in th
 
 class _State:
     config_file: Path | None = None
+    database_url: str | None = None  # for main() to name the database when using it fails
 
 
 _state = _State()
@@ -82,13 +84,18 @@ def _main(config: ConfigOption = None) -> None:
 
 
 def _settings(config: Path | None) -> Settings:
-    return load_settings(config or _state.config_file)
+    settings = load_settings(config or _state.config_file)
+    _state.database_url = settings.database.url
+    return settings
 
 
-def _uow(settings: Settings) -> UnitOfWork:
+def _uow(settings: Settings, *, check_schema: bool = True) -> UnitOfWork:
+    """The unit of work on the configured database; first checks its schema is migrated, unless told not to."""
     engine = make_engine(
         settings.database.url, sqlite_busy_timeout_seconds=settings.database.sqlite_busy_timeout_seconds
     )
+    if check_schema:
+        availability.check_schema(engine)
     return UnitOfWork(engine)
 
 
@@ -122,7 +129,7 @@ def _progress(description: str, total: int | None, *, as_bytes: bool = False) ->
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the schema (idempotent) and sync the privacy-service identity from the config."""
     settings = _settings(config)
-    uow = _uow(settings)
+    uow = _uow(settings, check_schema=False)
     before, after = migrate_upgrade(uow.engine)
     registration.sync_privacy_service(uow, actor=_actor(), settings=settings.privacy_service)
     if before == after:
@@ -371,3 +378,8 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted: the current transaction was rolled back")
         raise SystemExit(130) from None
+    except Exception as exc:
+        problem = availability.classify(exc, _state.database_url)  # None unless the database is unusable
+        if problem is None:
+            raise
+        _fail(str(problem))

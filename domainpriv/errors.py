@@ -5,6 +5,8 @@ broken rule (answered with its message) from a bug (answered with a generic text
 
     DomainprivError
     ├── ConfigError                      config.py
+    ├── DatabaseUnavailable              store/availability.py (unreachable, missing, unusable; names the database)
+    ├── SchemaNotReady                   store/availability.py (no schema, or not at this code's head revision)
     ├── ValidationError                  registration/errors.py (carries the field name)
     ├── NotFound
     │   ├── DomainNotFound               registration/errors.py

@@ -429,16 +429,23 @@ class RdapApp:
                 log.info("rdap domain - malformed 400")
                 return Response.error(400)
             try:
-                answer = self._from_cache(name, request.request_url) or await self._look_up(name, request.request_url)
+                a_label = normalize_domain_name(name, "name")
+            except ValidationError:
+                answer = _DomainAnswer(400, _error_body(400), "malformed", None)
+                self._query_log.info("rdap domain - malformed 400")
+                return Response(answer.status, answer.body)
+            try:
+                url = request.request_url
+                answer = self._from_cache(a_label, url) or await self._look_up(a_label, url)
             except (DatabaseUnavailable, SchemaNotReady):
                 self._query_log.info("rdap domain - unavailable 503")
                 return Response.error(503, headers=((b"retry-after", _RETRY_AFTER),))
         self._query_log.info("rdap domain %s %s %d", answer.name or "-", answer.outcome, answer.status)
         return Response(answer.status, answer.body)
 
-    async def _look_up(self, name: str, request_url: str) -> _DomainAnswer:
-        """The full answer path, in the lookup pool: it may load from the store."""
-        lookup = functools.partial(_answer_domain, name, request_url, self._source, self.settings, self._clock())
+    async def _look_up(self, a_label: str, request_url: str) -> _DomainAnswer:
+        """The answer of a normalised name, in the lookup pool: it may load from the store."""
+        lookup = functools.partial(self._answer_name, a_label, request_url)
         answer = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
         self._remember(request_url, answer)
         return answer
@@ -452,12 +459,11 @@ class RdapApp:
         hit, current = self._source.peek(answer.name)
         return answer if hit and current is answer.record else None
 
-    def _from_cache(self, name: str, request_url: str) -> _DomainAnswer | None:
+    def _answer_name(self, a_label: str, request_url: str) -> _DomainAnswer:
+        return _answer_record(a_label, self._source.lookup(a_label), request_url, self.settings)
+
+    def _from_cache(self, a_label: str, request_url: str) -> _DomainAnswer | None:
         """The answer, computed on the event loop, when the source has the record at hand without blocking."""
-        try:
-            a_label = normalize_domain_name(name, "name")
-        except ValidationError:
-            return None  # the full path answers malformed names
         hit, record = self._source.peek(a_label)
         if not hit:
             return None

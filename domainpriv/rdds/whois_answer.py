@@ -28,6 +28,7 @@ __all__ = [
     "Outcome",
     "WhoisAnswer",
     "answer_whois",
+    "answer_whois_name",
     "answer_whois_query",
     "normalize_query",
     "peek_whois_answer",
@@ -61,6 +62,12 @@ def answer_whois_query(query: str, source: RecordSource, now: datetime, terms_of
     name = normalize_query(query)
     if name is None:
         return _malformed(now)
+    return _answer(name, source.lookup(name), now, terms_of_use)
+
+
+def answer_whois_name(name: str, source: RecordSource, now: datetime, terms_of_use: str) -> WhoisAnswer:
+    """`answer_whois_query` for a name the caller has already normalised (the server does, on its event loop):
+    the lookup pool then spends nothing on IDNA again."""
     return _answer(name, source.lookup(name), now, terms_of_use)
 
 

@@ -63,7 +63,7 @@ from domainpriv.rdds.memo import RENDERED_ENTRIES, BoundedMemo
 from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.source import RecordSource
-from domainpriv.rdds.whois_answer import MALFORMED_QUERY, WhoisAnswer, answer_whois_query, normalize_query
+from domainpriv.rdds.whois_answer import MALFORMED_QUERY, WhoisAnswer, answer_whois_name, normalize_query
 from domainpriv.rdds.whois_text import render_domain, render_error, render_not_found
 from domainpriv.store.availability import DatabaseUnavailable, SchemaNotReady
 
@@ -525,7 +525,7 @@ class _Connection:
             if not hit:
                 loop = cast(asyncio.AbstractEventLoop, server._loop)
                 future = loop.run_in_executor(
-                    server._executor, answer_whois_query, name, server._source, server._clock(), server._terms_of_use
+                    server._executor, answer_whois_name, name, server._source, server._clock(), server._terms_of_use
                 )
                 future.add_done_callback(self._looked_up)
             elif record is None:  # unknown and hidden names answer alike

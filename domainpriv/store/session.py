@@ -45,6 +45,7 @@ def make_read_engine(
             isolation_level="AUTOCOMMIT",
             pool_size=pool_size,
             max_overflow=0,
+            pool_reset_on_return=None,  # autocommit: there is never a transaction to roll back
             connect_args={"connect_timeout": connect_timeout_seconds},
         )
     return _sqlite_engine(parsed, sqlite_busy_timeout_seconds, False)

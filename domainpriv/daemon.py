@@ -29,6 +29,7 @@ from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import RecordCache
 from domainpriv.rdds.rdap_app import RdapApp
 from domainpriv.rdds.whois_server import WhoisServer
+from domainpriv.registration.lookup import AsyncLookups
 from domainpriv.store import UnitOfWork, make_engine, make_read_engine
 
 log = logging.getLogger("domainpriv.daemon")
@@ -67,7 +68,10 @@ async def run_daemon(
             read_engine, cache, settings=_follower_settings(settings), primary_engine=engine,
             listen_dsn=listen_dsn_for(engine),
         )  # fmt: skip
-    source = DatabaseSource(UnitOfWork(read_engine), publication_policy(settings), cache)
+    # On PostgreSQL a miss runs on the event loop (psycopg's asyncio driver), as many at once as the pool has
+    # threads; SQLite's driver has no asyncio form, so its misses go to the lookup pool.
+    loop_lookups = AsyncLookups(read_engine, LOOKUP_THREADS) if read_engine.dialect.name == "postgresql" else None
+    source = DatabaseSource(UnitOfWork(read_engine), publication_policy(settings), cache, loop_lookups=loop_lookups)
     executor = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="domainpriv-lookup")
     whois = WhoisServer(settings.whois, source, settings.publication.terms_of_use, executor=executor)
     rdap_socket = _listen(settings.rdap.host, settings.rdap.port)
@@ -111,6 +115,8 @@ async def run_daemon(
         executor.shutdown(wait=True)
         if follower is not None:
             follower.close()
+        if loop_lookups is not None:
+            await loop_lookups.close()
         read_engine.dispose()
         engine.dispose()
         rdap_socket.close()

@@ -30,6 +30,18 @@ T = TypeVar("T")
 _MISS: Final = (False, None)
 
 
+class Claim:
+    """A load made by the caller itself (on an event loop, `DatabaseSource.lookup_async`), stored by `settle`
+    under the same rules as `get`'s loads."""
+
+    __slots__ = ("epoch", "serving", "stale")
+
+    def __init__(self, serving: bool, epoch: int) -> None:
+        self.serving = serving
+        self.epoch = epoch
+        self.stale = False
+
+
 class _Load(Generic[T]):
     """One load in flight; other lookups of the same name wait for its value."""
 
@@ -62,6 +74,7 @@ class RecordCache(Generic[T]):
         self._entries: OrderedDict[str, T] = OrderedDict()
         self._absent: OrderedDict[str, None] = OrderedDict()
         self._inflight: dict[str, _Load[T]] = {}
+        self._claims: dict[str, Claim] = {}
         self._lock = threading.Lock()
         self._serving = False
         self._epoch = 0
@@ -121,6 +134,20 @@ class RecordCache(Generic[T]):
         pending.done.set()
         return value
 
+    def claim(self, a_label: str) -> Claim:
+        """Count a miss the caller will load by itself; `settle` stores the value unless it went stale."""
+        with self._lock:
+            self.misses += 1
+            claim = self._claims[a_label] = Claim(self._serving, self._epoch)
+            return claim
+
+    def settle(self, a_label: str, claim: Claim, value: T | None) -> None:
+        with self._lock:
+            if self._claims.get(a_label) is claim:
+                del self._claims[a_label]
+            if claim.serving and self._serving and claim.epoch == self._epoch and not claim.stale:
+                self._store(a_label, value)
+
     def peek(self, a_label: str) -> tuple[bool, T | None]:
         """(True, value) on a hit, (False, None) otherwise; never loads, so never blocks on the store."""
         if not self._serving:
@@ -162,6 +189,9 @@ class RecordCache(Generic[T]):
                 pending = self._inflight.pop(name, None)
                 if pending is not None:
                     pending.stale = True
+                claim = self._claims.pop(name, None)
+                if claim is not None:
+                    claim.stale = True
 
     def reset(self) -> None:
         """Drop everything (a change that affects every domain, or a follower that fell behind the feed)."""
@@ -170,6 +200,7 @@ class RecordCache(Generic[T]):
             self._absent.clear()
             self._epoch += 1
             self._inflight.clear()  # loads in flight finish for their callers, unstored (epoch)
+            self._claims.clear()
             self.resets += 1
 
     def set_serving(self, serving: bool) -> None:
@@ -178,6 +209,7 @@ class RecordCache(Generic[T]):
             if serving and not self._serving:
                 self._epoch += 1  # loads that began while not serving may predate the follower's position
                 self._inflight.clear()  # ... so later lookups do not join them either
+                self._claims.clear()
             self._serving = serving
 
     @property
@@ -194,6 +226,6 @@ class RecordCache(Generic[T]):
                 "resets": self.resets,
                 "entries": len(self._entries),
                 "absent_entries": len(self._absent),
-                "inflight": len(self._inflight),
+                "inflight": len(self._inflight) + len(self._claims),
                 "serving": int(self._serving),
             }

@@ -56,7 +56,7 @@ from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.rdap_json import RDAP_MEDIA_TYPE, render_domain, render_error, render_help
 from domainpriv.rdds.rdap_notices import ERROR_TEXTS
-from domainpriv.rdds.source import RecordSource
+from domainpriv.rdds.source import RecordSource, loop_lookup
 from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.validation import normalize_domain_name
 from domainpriv.store.availability import DatabaseUnavailable, SchemaNotReady
@@ -386,6 +386,7 @@ class RdapApp:
         self._owns_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(DEFAULT_LOOKUP_WORKERS, thread_name_prefix="rdap-lookup")
         self._answers: BoundedMemo[str, _DomainAnswer] = BoundedMemo(RENDERED_ENTRIES)  # by request URL
+        self._lookup_on_loop = loop_lookup(source)
         self._query_log = BatchedLog(log)
         routes = [
             Route("domain/{name}", self._domain),
@@ -444,9 +445,14 @@ class RdapApp:
         return Response(answer.status, answer.body)
 
     async def _look_up(self, a_label: str, request_url: str) -> _DomainAnswer:
-        """The answer of a normalised name, in the lookup pool: it may load from the store."""
-        lookup = functools.partial(self._answer_name, a_label, request_url)
-        answer = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+        """The answer of a normalised name that missed the cache: on the loop when the source can look up there
+        without blocking it (PostgreSQL), else in the lookup pool."""
+        if self._lookup_on_loop is not None:
+            record = await self._lookup_on_loop(a_label)
+            answer = _answer_record(a_label, record, request_url, self.settings)
+        else:
+            lookup = functools.partial(self._answer_name, a_label, request_url)
+            answer = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
         self._remember(request_url, answer)
         return answer
 

@@ -54,6 +54,7 @@ import socket
 import time
 import traceback
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal, cast
 
 from domainpriv.clock import Clock, utcnow
@@ -62,7 +63,7 @@ from domainpriv.privacy import PublicRecord
 from domainpriv.rdds.memo import RENDERED_ENTRIES, BoundedMemo
 from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
-from domainpriv.rdds.source import RecordSource
+from domainpriv.rdds.source import RecordSource, loop_lookup
 from domainpriv.rdds.whois_answer import MALFORMED_QUERY, WhoisAnswer, answer_whois_name, normalize_query
 from domainpriv.rdds.whois_text import render_domain, render_error, render_not_found
 from domainpriv.store.availability import DatabaseUnavailable, SchemaNotReady
@@ -137,6 +138,8 @@ class WhoisServer:
         self._names: BoundedMemo[bytes, str | None] = BoundedMemo(_NAMES_ENTRIES)
         self._tick = max(_MIN_TICK_SECONDS, min(_MAX_TICK_SECONDS, self._linger / 4))
         self._sweeper: asyncio.TimerHandle | None = None
+        self._lookup_on_loop = loop_lookup(source)
+        self._tasks: set[asyncio.Task[None]] = set()  # misses answered on the loop (asyncio keeps weak refs)
 
     # ------------------------------------------------------------------------------------------- lifecycle
 
@@ -187,6 +190,8 @@ class WhoisServer:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        for task in list(self._tasks):  # their connections are closed: nothing left to answer
+            task.cancel()
         self._query_log.flush()
         if self._owns_executor and self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -265,6 +270,10 @@ class WhoisServer:
         now = loop.time()
         for connection in [c for c in self._connections if c.deadline <= now]:
             connection.deadline_passed()
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _normalize(self, line: bytes) -> str | None:
         """`normalize_query` of a query line that is valid UTF-8, memoised: clients ask for the same names."""
@@ -522,7 +531,9 @@ class _Connection:
                 self._reply(render_error(MALFORMED_QUERY, server._clock()).encode("utf-8"), "error")
                 return
             hit, record = server._source.peek(name)
-            if not hit:
+            if not hit and server._lookup_on_loop is not None:
+                server._track(cast(asyncio.AbstractEventLoop, server._loop).create_task(self._answer_on_loop(name)))
+            elif not hit:
                 loop = cast(asyncio.AbstractEventLoop, server._loop)
                 future = loop.run_in_executor(
                     server._executor, answer_whois_name, name, server._source, server._clock(), server._terms_of_use
@@ -534,6 +545,25 @@ class _Connection:
                 self._reply(server._render(record), "found")
         except Exception as exc:
             self._internal_error(exc)
+
+    async def _answer_on_loop(self, name: str) -> None:
+        """A miss looked up on the event loop (the source's asyncio driver): no hand-off to the pool."""
+        server = self._server
+        lookup = cast(Callable[[str], Awaitable[PublicRecord | None]], server._lookup_on_loop)
+        try:
+            record = await lookup(name)
+            if self._state != _ANSWERING:  # the connection is gone meanwhile
+                return
+            if record is None:
+                self._reply(render_not_found(name, server._clock()).encode("utf-8"), "not-found")
+            else:
+                self._reply(server._render(record), "found")
+        except (DatabaseUnavailable, SchemaNotReady):
+            if self._state == _ANSWERING:
+                self._reply(render_error(_UNAVAILABLE, server._clock()).encode("utf-8"), "unavailable")
+        except Exception as exc:
+            if self._state == _ANSWERING:
+                self._internal_error(exc)
 
     def _looked_up(self, future: asyncio.Future[WhoisAnswer]) -> None:
         if self._state != _ANSWERING or future.cancelled():  # the connection is gone, or shutdown cancelled it

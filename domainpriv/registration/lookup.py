@@ -14,9 +14,13 @@ so the public servers never hold them, not even for the moment of a miss (least 
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import weakref
 from typing import Any, Final
 
+import psycopg
 from sqlalchemy import Engine, String, and_, bindparam, case, cast, func, select
 from sqlalchemy.sql import Select
 
@@ -199,3 +203,88 @@ def _nameservers(aggregated: str | None) -> tuple[NameserverRecord, ...]:
         (int(pos), host, addresses) for pos, host, addresses in (line.split("\t") for line in aggregated.split("\n"))
     )
     return tuple(NameserverRecord(host, tuple(addresses.split())) for _, host, addresses in entries)
+
+
+class AsyncLookups:
+    """The same statement on psycopg's asyncio connections (PostgreSQL): a miss then runs on the event loop with
+    the rest of the answer, instead of a hand-off to a lookup thread and back, which cost about as much CPU as
+    the query itself (bench/RESULTS.md, issue 7). At most `size` connections, opened when first needed; one
+    found dead is closed and the lookup tried once more on a fresh one. Use it from one event loop."""
+
+    def __init__(self, engine: Engine, size: int, *, connect_timeout_seconds: int = 5) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError("asyncio lookups need PostgreSQL")
+        self._prepared = _Prepared(engine)
+        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._size = size
+        self._connect_timeout = connect_timeout_seconds
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._opened = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def find(self, a_label: str) -> DomainRecord | None:
+        """As `find_public_domain`. Raises the driver's errors when the database cannot answer."""
+        prepared = self._prepared
+        for attempt in (1, 2):
+            conn = await self._acquire()
+            try:
+                cursor = await conn.execute(prepared.sql, prepared.params(a_label))
+                row = await cursor.fetchone()
+            except psycopg.OperationalError:  # the connection is gone (server restarted, network): a fresh one
+                await self._discard(conn)
+                if attempt == 2:
+                    raise
+                continue
+            except psycopg.Error:  # e.g. no schema: the connection itself is fine (autocommit, no transaction)
+                self._release(conn)
+                raise
+            except BaseException:  # cancelled mid-query: its state is unknown
+                await self._discard(conn)
+                raise
+            self._release(conn)
+            if row is None:
+                return None
+            values = (v if p is None else p(v) for p, v in zip(prepared.processors, row, strict=True))
+            return _record(dict(zip(_LABELS, values, strict=True)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+    async def _acquire(self) -> psycopg.AsyncConnection[Any]:
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if self._opened < self._size:
+                self._opened += 1
+                try:
+                    return await psycopg.AsyncConnection.connect(
+                        self._dsn, autocommit=True, connect_timeout=self._connect_timeout,
+                        application_name="domainpriv-lookup",
+                    )  # fmt: skip
+                except BaseException:
+                    self._opened -= 1
+                    self._wake()
+                    raise
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    def _release(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._idle.append(conn)
+        self._wake()
+
+    async def _discard(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._opened -= 1
+        self._wake()
+        with contextlib.suppress(psycopg.Error):
+            await conn.close()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import orjson
@@ -28,8 +29,10 @@ from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import RecordCache
 from domainpriv.rdds.rdap_app import RdapApp
 from domainpriv.registration import services
+from domainpriv.registration.lookup import AsyncLookups
 from domainpriv.registration.validation import validate_contact
-from domainpriv.store import ConsentPurpose, PrivacyMode, UnitOfWork
+from domainpriv.store import ConsentPurpose, PrivacyMode, UnitOfWork, make_read_engine
+from domainpriv.store.availability import DatabaseUnavailable
 from domainpriv.transfer import import_registrations
 from support.builders import contact_fields, make_account, make_contact, make_domain
 from support.feeds import followed_cache
@@ -239,3 +242,75 @@ def _rdap_get(app: RdapApp, path: str) -> httpx.Response:
             return await http.get(path)
 
     return asyncio.run(go())
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    """PostgreSQL only: the asyncio lookups exist there alone (SQLite's misses go to the lookup pool)."""
+    from domainpriv.store.migrate import upgrade
+    from support.databases import postgres_schema_url
+
+    with postgres_schema_url() as url:
+        eng = make_read_engine(url, pool_size=4)
+        upgrade(eng)
+        yield eng
+        eng.dispose()
+
+
+def test_misses_on_the_event_loop_share_one_query_and_never_cache_a_view_overtaken_by_a_change(
+    pg_engine: Engine,
+) -> None:
+    """The daemon's PostgreSQL path: `lookup_async` on psycopg's asyncio connections. Eight concurrent misses for
+    one name are one query; a change applied while that query runs is not cached; a lookup after it loads anew."""
+    uow = UnitOfWork(pg_engine)
+    domain = make_domain(uow)
+    with followed_cache(pg_engine) as (cache, _):
+
+        async def scenario() -> tuple[list[PublicRecord | None], PublicRecord | None, int]:
+            lookups = AsyncLookups(pg_engine, 4)
+            src = DatabaseSource(uow, POLICY, cache, loop_lookups=lookups)
+            queries = 0
+            real_find = lookups.find
+
+            async def counted_find(name: str) -> object:
+                nonlocal queries
+                queries += 1
+                record = await real_find(name)
+                if queries == 1:  # the change commits (and is applied) while the first query's view is in hand
+                    await asyncio.to_thread(services.set_privacy_mode, uow, actor=ACTOR, domain=domain.name,
+                                            mode="proxy", reason="test")  # fmt: skip
+                return record
+
+            lookups.find = counted_find  # type: ignore[method-assign]
+            try:
+                first = await asyncio.gather(*(src.lookup_async(domain.name) for _ in range(8)))
+                shared = queries
+                assert src.peek(domain.name) == (False, None)  # overtaken by the change: not cached
+                after = await src.lookup_async(domain.name)
+                assert src.peek(domain.name) == (True, after)
+            finally:
+                await lookups.close()
+            return first, after, shared
+
+        first, after, shared = asyncio.run(scenario())
+    assert shared == 1 and all(view is first[0] for view in first)
+    assert first[0] is not None and not first[0].registrant.proxy
+    assert after is not None and after.registrant.proxy
+
+
+def test_an_event_loop_miss_against_a_database_that_is_away_raises_database_unavailable(tmp_path: Path) -> None:
+    from support.pg_cluster import free_port
+
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing-listens-here"
+    engine = make_read_engine(url, pool_size=2)
+
+    async def scenario() -> None:
+        lookups = AsyncLookups(engine, 2)
+        src = DatabaseSource(UnitOfWork(engine), POLICY, None, loop_lookups=lookups)
+        with pytest.raises(DatabaseUnavailable) as raised:
+            await src.lookup_async("example.com")
+        assert "connection refused" in str(raised.value)
+        await lookups.close()
+
+    asyncio.run(scenario())
+    engine.dispose()

@@ -233,7 +233,10 @@ def export_cmd(
         sys.stdout.buffer.flush()
         return
     # Write beside the target and rename at the end: an interrupted export never leaves a truncated file.
-    fd, tmp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".part")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".part")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror}")
     try:
         with os.fdopen(fd, "wb") as fh, _progress("export", count_records(uow)) as bar:
             lines = export_registrations(uow, out=fh, progress=lambda n: bar.advance(bar.task_ids[0], n))

@@ -83,6 +83,7 @@ def test_demo_load_show_privacy_export_import_and_verify(cli: Cli, tmp_path: Pat
         (("privacy", "set", "nosuch.example", "proxy"), "not found"),
         (("privacy", "set", "nosuch.example", "invisible"), "mode: must be one of"),
         (("import", "/nonexistent/file.jsonl"), "cannot read"),
+        (("export", "-o", "/nonexistent/folder/out.jsonl"), "cannot write /nonexistent/folder/out.jsonl"),
     ],
 )
 def test_errors_are_one_clear_line(cli: Cli, args: tuple[str, ...], message: str) -> None:

@@ -17,7 +17,7 @@ Rules (Registration Data Policy as summarised in shared/reference/rdds.md §1.6-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from domainpriv.privacy.record import PublicContact, PublicRecord, RedactableField, RegistrarIdentity, Role
@@ -95,21 +95,19 @@ def _contact(
     data = contact.data
     if mode is PrivacyMode.PUBLIC:
         if role == "tech":  # RDP: only Name, Phone and Email exist for the technical contact
-            return replace(_blank(role), name=data.name, phone=data.phone, phone_ext=data.phone_ext, email=data.email)
-        return replace(
-            _blank(role), name=data.name, org=data.org, street=data.street, city=data.city, state=data.state,
+            return _published(role, name=data.name, phone=data.phone, phone_ext=data.phone_ext, email=data.email)
+        return _published(role, name=data.name, org=data.org, street=data.street, city=data.city, state=data.state,
             postal_code=data.postal_code, country=data.country, phone=data.phone, phone_ext=data.phone_ext,
             fax=data.fax, fax_ext=data.fax_ext, email=data.email,
         )  # fmt: skip
     email, contact_uri = _replacement_email(role, record, policy)
     if role == "tech":
-        return replace(_blank(role), email=email, contact_uri=contact_uri, redacted=_REDACTED_TECH)
+        return _published(role, email=email, contact_uri=contact_uri, redacted=_REDACTED_TECH)
     # An unpublished Organization is marked redacted whether or not there is one: the answer must not reveal
     # whether the registrant is an organisation, and ICANN's checker wants the entry either way (-63300).
     show_org = ConsentPurpose.PUBLISH_ORGANIZATION in record.consents and data.org is not None
     hide_org: frozenset[RedactableField] = frozenset() if show_org else frozenset({"org"})
-    return replace(
-        _blank(role), org=data.org if show_org else None, state=data.state, country=data.country, email=email,
+    return _published(role, org=data.org if show_org else None, state=data.state, country=data.country, email=email,
         contact_uri=contact_uri, redacted=_REDACTED_REGISTRANT | hide_org,
     )  # fmt: skip
 
@@ -118,19 +116,35 @@ def _proxy(role: Role, record: DomainRecord, policy: PublicationPolicy) -> Publi
     p = policy.proxy
     email = relay_address(policy.relay_secret, record.name, role, p.relay_domain, record.relay_alias)
     if role == "tech":
-        return replace(_blank(role), name=p.name, phone=p.phone, email=email, proxy=True)
-    return replace(
-        _blank(role), name=p.name, org=p.org, street=p.street, city=p.city, state=p.state,
+        return _published(role, name=p.name, phone=p.phone, email=email, proxy=True)
+    return _published(role, name=p.name, org=p.org, street=p.street, city=p.city, state=p.state,
         postal_code=p.postal_code, country=p.country, phone=p.phone, email=email, proxy=True,
     )  # fmt: skip
 
 
-def _blank(role: Role) -> PublicContact:
-    return PublicContact(
-        role=role, name=None, org=None, street=(), city=None, state=None, postal_code=None, country=None,
-        phone=None, phone_ext=None, fax=None, fax_ext=None, email=None, contact_uri=None, redacted=_ALWAYS,
-        proxy=False,
-    )  # fmt: skip
+def _published(
+    role: Role,
+    *,
+    name: str | None = None,
+    org: str | None = None,
+    street: tuple[str, ...] = (),
+    city: str | None = None,
+    state: str | None = None,
+    postal_code: str | None = None,
+    country: str | None = None,
+    phone: str | None = None,
+    phone_ext: str | None = None,
+    fax: str | None = None,
+    fax_ext: str | None = None,
+    email: str | None = None,
+    contact_uri: str | None = None,
+    redacted: frozenset[RedactableField] = _ALWAYS,
+    proxy: bool = False,
+) -> PublicContact:
+    """A published contact with only the given fields: everything else absent, the contact IDs redacted. (One
+    constructor call: it runs on every cache miss of the public servers.)"""
+    return PublicContact(role, name, org, street, city, state, postal_code, country, phone, phone_ext, fax, fax_ext,
+                         email, contact_uri, redacted, proxy)  # fmt: skip
 
 
 def _replacement_email(role: Role, record: DomainRecord, policy: PublicationPolicy) -> tuple[str | None, str | None]:

@@ -96,7 +96,8 @@ def _contact(
     if mode is PrivacyMode.PUBLIC:
         if role == "tech":  # RDP: only Name, Phone and Email exist for the technical contact
             return _published(role, name=data.name, phone=data.phone, phone_ext=data.phone_ext, email=data.email)
-        return _published(role, name=data.name, org=data.org, street=data.street, city=data.city, state=data.state,
+        return _published(
+            role, name=data.name, org=data.org, street=data.street, city=data.city, state=data.state,
             postal_code=data.postal_code, country=data.country, phone=data.phone, phone_ext=data.phone_ext,
             fax=data.fax, fax_ext=data.fax_ext, email=data.email,
         )  # fmt: skip
@@ -107,7 +108,8 @@ def _contact(
     # whether the registrant is an organisation, and ICANN's checker wants the entry either way (-63300).
     show_org = ConsentPurpose.PUBLISH_ORGANIZATION in record.consents and data.org is not None
     hide_org: frozenset[RedactableField] = frozenset() if show_org else frozenset({"org"})
-    return _published(role, org=data.org if show_org else None, state=data.state, country=data.country, email=email,
+    return _published(
+        role, org=data.org if show_org else None, state=data.state, country=data.country, email=email,
         contact_uri=contact_uri, redacted=_REDACTED_REGISTRANT | hide_org,
     )  # fmt: skip
 
@@ -117,7 +119,8 @@ def _proxy(role: Role, record: DomainRecord, policy: PublicationPolicy) -> Publi
     email = relay_address(policy.relay_secret, record.name, role, p.relay_domain, record.relay_alias)
     if role == "tech":
         return _published(role, name=p.name, phone=p.phone, email=email, proxy=True)
-    return _published(role, name=p.name, org=p.org, street=p.street, city=p.city, state=p.state,
+    return _published(
+        role, name=p.name, org=p.org, street=p.street, city=p.city, state=p.state,
         postal_code=p.postal_code, country=p.country, phone=p.phone, email=email, proxy=True,
     )  # fmt: skip
 

@@ -147,7 +147,10 @@ def find_public_domain(engine: Engine, a_label: str) -> DomainRecord | None:
             connection.info.pop(_CURSOR, None)
             if not prepared.is_disconnect(exc, connection.dbapi_connection, cursor):
                 raise
-            connection.invalidate(exc)  # and, as SQLAlchemy does, every other connection older than it
+            connection.invalidate(exc)
+            # The others in the pool are most likely dead too (a restart, a fail-over): start a fresh pool rather
+            # than find each of them out on a query (public API; what SQLAlchemy's own disconnect handling does).
+            engine.dispose(close=False)
             if attempt == 2:
                 raise
             continue

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+# The domainpriv package under test: this checkout, or the tree named by BENCH_DOMAINPRIV_CODE (e.g. a
+# `git archive` snapshot of a commit, to measure it while the checkout is being edited).
+ROOT = Path(os.environ.get("BENCH_DOMAINPRIV_CODE") or Path(__file__).resolve().parent.parent)
 if str(ROOT) not in sys.path:  # runnable as `python bench/bench_import.py` from a checkout
     sys.path.insert(0, str(ROOT))
 

@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
+# The domainpriv package under test: this checkout, or the tree named by BENCH_DOMAINPRIV_CODE (e.g. a
+# `git archive` snapshot of a commit, to measure it while the checkout is being edited).
+ROOT = Path(os.environ.get("BENCH_DOMAINPRIV_CODE") or Path(__file__).resolve().parent.parent)
 if str(ROOT) not in sys.path:  # runnable as `python bench/bench_rdds.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
@@ -101,11 +103,16 @@ def prepare_database(url: str, domains: int, seed: int) -> None:
             conn.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
-    env = {**os.environ, **bench_environ(url)}
+    # The CLI as the package under test, without the benchmarks' own DOMAINPRIV_BENCH_* variables (the settings
+    # loader rejects every DOMAINPRIV_* variable that is not a config key).
+    own = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINPRIV_BENCH_")}
+    env = {**own, **bench_environ(url), "PYTHONPATH": str(ROOT)}
     cli = [sys.executable, "-m", "domainpriv"]
     t0 = time.perf_counter()
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True)
-    subprocess.run([*cli, "demo", "load", "--domains", str(domains), "--seed", str(seed)], env=env, check=True)
+    # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=ROOT)
+    load = [*cli, "demo", "load", "--domains", str(domains), "--seed", str(seed)]
+    subprocess.run(load, env=env, check=True, cwd=ROOT)
     note(f"database: loaded in {time.perf_counter() - t0:.0f} s")
 
 
@@ -159,9 +166,12 @@ def build_queries(url: str, n: int, unknown_share: float, seed: int, workdir: Pa
     return path, {"total": len(names), "mix": dict(sorted(mix.items())), "idn": idn}
 
 
-def baseline_answers(url: str, names: list[str], workdir: Path, sample: int = 400) -> dict[str, Any]:
+def baseline_answers(
+    url: str, names: list[str], workdir: Path, sample: int = 400, pad_to_mean: bool = False
+) -> dict[str, Any]:
     """Render real answers for the first `sample` names of the query set (no cache) and keep, as the baselines'
-    fixed answers, the real found record whose size is closest to the mean answer size of the sample."""
+    fixed answers, the real found record whose size is closest to the mean answer size of the sample; with
+    `pad_to_mean`, the largest one not above the mean, padded with trailing spaces to the mean size."""
     from domainpriv.clock import utcnow
     from domainpriv.config import load_settings
     from domainpriv.rdds import DatabaseSource, publication_policy
@@ -186,7 +196,11 @@ def baseline_answers(url: str, names: list[str], workdir: Path, sample: int = 40
 
     def closest(items: list[tuple[int, bytes, bool]]) -> tuple[bytes, float]:
         mean = statistics.fmean(size for size, _, _ in items)
-        best = min((i for i in items if i[2]), key=lambda i: abs(i[0] - mean))
+        found = [i for i in items if i[2]]
+        if pad_to_mean and any(i[0] <= mean for i in found):
+            best = max((i for i in found if i[0] <= mean), key=lambda i: i[0])
+            return best[1] + b" " * (round(mean) - best[0]), mean
+        best = min(found, key=lambda i: abs(i[0] - mean))
         return best[1], mean
 
     whois_record, whois_mean = closest(whois)
@@ -204,9 +218,30 @@ def baseline_answers(url: str, names: list[str], workdir: Path, sample: int = 40
 # -- server children -------------------------------------------------------------------------------------------
 
 
-def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level: str) -> int:
+def cache_stats(caches: list[Any]) -> dict[str, Any]:
+    """The counters of the daemon's record caches, summed: `RecordCache.stats()` where the cache has it (hits,
+    misses, entries, resets, invalidated, ...), else the attributes of the first version (hits, misses, entries).
+    `generation` is the change generation of the old whole-cache invalidation (None: feed down), when present."""
+    stats: dict[str, Any] = {"hits": 0, "misses": 0, "entries": 0}
+    for cache in caches:
+        if hasattr(cache, "stats"):
+            for key, value in cache.stats().items():
+                if isinstance(value, int):
+                    stats[key] = stats.get(key, 0) + value
+        else:
+            stats["hits"] += cache.hits
+            stats["misses"] += cache.misses
+            stats["entries"] += len(cache._entries)
+        feed = getattr(cache, "_feed", None)
+        if feed is not None and hasattr(feed, "generation"):
+            stats["generation"] = feed.generation()  # None: change feed down, cache bypassed
+    return stats
+
+
+def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level: str, serve_other: Any = None) -> int:
     """Serve WHOIS and RDAP until stdin says `stop` (or closes). Prints `READY <whois port> <rdap port>`; answers
-    `stats` with one JSON line (the real daemon's record cache counters)."""
+    `stats` with one JSON line (the real daemon's record cache counters). Kinds: `real`, `baseline`, or any other
+    served by `serve_other(kind, url, workdir, stop)` (another benchmark's baseline)."""
     import asyncio
     import logging
 
@@ -225,13 +260,7 @@ def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level:
 
         def command(cmd: str) -> None:
             if cmd == "stats":
-                stats: dict[str, Any] = {"hits": 0, "misses": 0, "entries": 0, "generation": None}
-                for cache in caches:
-                    stats["hits"] += cache.hits
-                    stats["misses"] += cache.misses
-                    stats["entries"] += len(cache._entries)
-                    stats["generation"] = cache._feed.generation()  # None: change feed down, cache bypassed
-                print(json.dumps(stats), flush=True)
+                print(json.dumps(cache_stats(caches)), flush=True)
             elif cmd == "stop":
                 stop.set()
 
@@ -243,8 +272,10 @@ def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level:
         threading.Thread(target=read_stdin, name="bench-control", daemon=True).start()
         if kind == "real":
             await serve_real(url, stop, caches)
-        else:
+        elif kind == "baseline":
             await serve_baseline(url, workdir, stop)
+        else:
+            await serve_other(kind, url, workdir, stop)
 
     asyncio.run(main())
     return 0
@@ -338,11 +369,11 @@ def listen_tcp(host: str, port: int) -> socket.socket:
 class ServerProcess:
     """A server child; `stats()` and `cpu_seconds()` while it runs; `stop()` waits for it (bounded)."""
 
-    def __init__(self, kind: str, args: argparse.Namespace, cpu: int | None) -> None:
+    def __init__(self, kind: str, args: argparse.Namespace, cpu: int | None, script: str = __file__) -> None:
         self.kind = kind
         self.log_path = args.workdir / f"server-{kind}.log"
         self._log = self.log_path.open("wb")
-        cmd = [sys.executable, __file__, "--child", "server", kind, "--url", args.pg_url]
+        cmd = [sys.executable, script, "--child", "server", kind, "--url", args.pg_url]
         cmd += ["--workdir", str(args.workdir)]
         cmd += ["--log-level", args.server_log_level]
         if cpu is not None:
@@ -413,9 +444,19 @@ def system_busy() -> tuple[float, float]:
 # -- measured runs ---------------------------------------------------------------------------------------------
 
 
-def run_load(kind: str, label: str, server: ServerProcess, args: argparse.Namespace, cpu: int | None) -> dict[str, Any]:
+def run_load(
+    kind: str,
+    label: str,
+    server: ServerProcess,
+    args: argparse.Namespace,
+    cpu: int | None,
+    overrides: dict[str, Any] | None = None,
+    sample: Any = None,
+) -> dict[str, Any]:
     """One load-client child against `server`; server CPU, system CPU and cache counters are sampled at the
-    client's window marks."""
+    client's window marks. `overrides` change the load spec (another query file, no cycling, ...); `sample()`,
+    if given, is called at both marks too and its numeric deltas over the window land in `result["sampled"]`.
+    With `overrides["expect_changes"]`, a cache invalidated during the window is expected, not warned about."""
     spec = {
         "kind": kind,
         "label": label,
@@ -429,7 +470,9 @@ def run_load(kind: str, label: str, server: ServerProcess, args: argparse.Namesp
         "max_warmup": args.max_warmup,
         "check": server.kind == "real",
         "cpu": cpu,
+        **(overrides or {}),
     }
+    expect_changes = bool(spec.pop("expect_changes", False))
     proc = subprocess.Popen([sys.executable, str(LOADGEN), json.dumps(spec)], stdout=subprocess.PIPE)
     deadline = time.monotonic() + args.max_warmup + args.duration + 60
     marks: dict[str, dict[str, Any]] = {}
@@ -445,6 +488,7 @@ def run_load(kind: str, label: str, server: ServerProcess, args: argparse.Namesp
                     "server_cpu": server.cpu_seconds(),
                     "system": system_busy(),
                     "cache": server.stats(),
+                    "sampled": sample() if sample is not None else None,
                 }
             elif line.startswith("{"):
                 result = json.loads(line)
@@ -460,19 +504,40 @@ def run_load(kind: str, label: str, server: ServerProcess, args: argparse.Namesp
     busy = end["system"][0] - start["system"][0]
     total = end["system"][1] - start["system"][1]
     result["system_cpu"] = busy / total * (os.cpu_count() or 1) if total else float("nan")  # in cores
+    if start["sampled"] is not None:
+        result["sampled"] = _deltas(start["sampled"], end["sampled"])
     if start["cache"] is not None:
-        hits = end["cache"]["hits"] - start["cache"]["hits"]
-        misses = end["cache"]["misses"] - start["cache"]["misses"]
+        delta = _deltas(start["cache"], end["cache"])
+        result["cache"] = {**delta, "entries": end["cache"].get("entries", 0)}
+        hits, misses = delta.get("hits", 0), delta.get("misses", 0)
         result["cache_hit_rate"] = hits / (hits + misses) if hits + misses else float("nan")
         result["cache_entries"] = end["cache"]["entries"]
-        generations = (start["cache"]["generation"], end["cache"]["generation"])
-        if generations[0] != generations[1] or None in generations:
-            result["cache_note"] = f"change generation {generations[0]} -> {generations[1]} during the window"
-            note(
-                f"  WARNING: the record cache was invalidated or bypassed during the window ({result['cache_note']}):"
-                " a commit to the bench database, or its LISTEN connection was lost (see the server log)"
-            )
+        changed = []
+        if "generation" in start["cache"] or "generation" in end["cache"]:
+            generations = (start["cache"].get("generation"), end["cache"].get("generation"))
+            if generations[0] != generations[1] or None in generations:
+                changed.append(f"change generation {generations[0]} -> {generations[1]}")
+        for key in ("resets", "invalidated"):
+            if delta.get(key):
+                changed.append(f"{key} +{delta[key]:,}")
+        if changed:
+            result["cache_note"] = ", ".join(changed) + " during the window"
+            if not expect_changes:
+                note(
+                    f"  WARNING: the record cache was invalidated or bypassed during the window "
+                    f"({result['cache_note']}): a commit to the bench database, or its change feed was lost "
+                    "(see the server log)"
+                )
     return result
+
+
+def _deltas(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """end - start for the numeric counters present in both samples."""
+    return {
+        k: end[k] - start[k]
+        for k in end
+        if isinstance(end[k], int | float) and isinstance(start.get(k), int | float) and k != "generation"
+    }
 
 
 def print_rows(rows: list[dict[str, Any]], header: bool) -> None:

@@ -7,7 +7,11 @@ One process, one level-triggered `select.epoll` loop over non-blocking sockets, 
 to be cheap per query, or on a 2-core machine it, not the server, sets the pace (an asyncio-protocol version of
 this client used a whole core for 7,900 WHOIS queries/s; this one needs about a third of that). Each of the
 `clients` slots keeps exactly one query in flight: when an answer is complete, that slot sends the next query
-from the shared, cycling query list. The same code measures the baseline and the real server.
+from the shared query list, which cycles unless the spec says `"cycle": false` (then every query is sent at
+most once and running out of them ends the run with an error: `bench_scale.py`'s uncached runs never repeat a
+name). The same code measures the baseline and the real server. With `check`, an answer is wrong if its outcome
+is not the expected one or, when the query carries a needle, if the answer (WHOIS: its first 512 bytes; RDAP:
+its body) does not contain it.
 
 * WHOIS: connect, send `name\\r\\n`, read until the server closes, close. Latency: connect() to EOF.
 * RDAP: `clients` persistent connections; send a GET, read the status line and headers, then Content-Length
@@ -32,6 +36,7 @@ import time
 from typing import Any
 
 FOUND, NOT_FOUND, ERROR_REPLY, FAILED = "found", "not-found", "error-reply", "failed"
+WHOIS_HEAD_BYTES = 512  # kept of each WHOIS answer when queries carry a needle (else 16: enough to classify)
 TIMEOUT_SECONDS = 30.0
 MAX_FAILURES = 10_000
 _IN, _OUT, _ERR = select.EPOLLIN, select.EPOLLOUT, select.EPOLLERR | select.EPOLLHUP
@@ -51,13 +56,17 @@ class Load:
     def __init__(self, spec: dict[str, Any]) -> None:
         with open(spec["queries_file"], encoding="utf-8") as f:
             pairs = json.load(f)[spec["kind"]]
-        self.payloads = [p.encode("latin-1") for p, _ in pairs]
-        self.expects = [e for _, e in pairs]
+        self.payloads = [p[0].encode("latin-1") for p in pairs]
+        self.expects = [p[1] for p in pairs]
+        # optional third element: bytes (as latin-1) that a correct answer to this query contains
+        self.needles = [p[2].encode("latin-1") if len(p) > 2 and p[2] else None for p in pairs]
         self.n = len(pairs)
         self.cursor = 0
+        self.cycle = spec.get("cycle", True)
         self.spec = spec
         self.addr = (spec["host"], spec["port"])
         self.check = spec["check"]
+        self.head_bytes = WHOIS_HEAD_BYTES if self.check and any(self.needles) else 16
         self.label = spec["label"]
         self.ep = select.epoll()
         # fd -> [socket, query index, start time, head bytes, size, state]; state: 0 connecting, 1 reading
@@ -76,11 +85,17 @@ class Load:
     # -- bookkeeping -------------------------------------------------------------------------------------------
 
     def next_query(self) -> int:
+        if not self.cycle and self.cursor >= self.n:
+            raise SystemExit(
+                f"{self.label}: all {self.n:,} queries of the list were sent after "
+                f"{time.perf_counter() - self.t0:.1f} s ({self.completed:,} answers) and cycling is off: "
+                "give the run a longer list"
+            )
         i = self.cursor % self.n
         self.cursor += 1
         return i
 
-    def record(self, now: float, start: float, outcome: str, query: int, size: int) -> None:
+    def record(self, now: float, start: float, outcome: str, query: int, size: int, content_ok: bool = True) -> None:
         self.completed += 1
         if outcome == FAILED:
             self.failures += 1
@@ -90,7 +105,7 @@ class Load:
             self.latencies.append(now - start)
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             self.bytes_in += size
-            if outcome == FAILED or (self.check and outcome != self.expects[query]):
+            if outcome == FAILED or (self.check and (outcome != self.expects[query] or not content_ok)):
                 self.wrong += 1
 
     def tick(self, now: float) -> bool:
@@ -198,8 +213,8 @@ class WhoisLoad(Load):
             self.fail(fd, time.perf_counter())
             return
         if data:
-            if len(c[3]) < 16:
-                c[3] += data[:16]
+            if len(c[3]) < self.head_bytes:
+                c[3] += data[: self.head_bytes]
             c[4] += len(data)
             return
         # EOF: the answer is complete
@@ -207,7 +222,8 @@ class WhoisLoad(Load):
         del self.conns[fd]
         self.ep.unregister(fd)
         s.close()
-        self.record(now, c[2], _classify_whois(c[3]), c[1], c[4])
+        needle = self.needles[c[1]]
+        self.record(now, c[2], _classify_whois(c[3]), c[1], c[4], needle is None or needle in c[3])
         self.reopen()
 
 
@@ -269,8 +285,10 @@ class RdapLoad(Load):
         now = time.perf_counter()
         status = int(head[9:12])
         outcome = FOUND if status == 200 else NOT_FOUND if status == 404 else ERROR_REPLY
+        needle = self.needles[c[1]]
+        content_ok = needle is None or buf.find(needle, end, total) >= 0
         del buf[:total]
-        self.record(now, c[2], outcome, c[1], total)
+        self.record(now, c[2], outcome, c[1], total, content_ok)
         q = self.next_query()
         c[1], c[2] = q, time.perf_counter()
         s.send(self.payloads[q])
@@ -290,8 +308,10 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
-    """spec: kind (whois|rdap), label, host, port, queries_file (JSON {kind: [[payload as latin-1, expect]]}),
-    clients, duration, warmup, min_warmup_queries, max_warmup, check (compare outcomes with the expectations)."""
+    """spec: kind (whois|rdap), label, host, port, queries_file (JSON {kind: [[payload as latin-1, expect,
+    optional needle]]}), clients, duration, warmup, min_warmup_queries, max_warmup, check (compare outcomes with
+    the expectations, and answers with their needles), cycle (default true; false: every query is sent at most
+    once, and running out of queries ends the run with an error)."""
     load: Load = WhoisLoad(spec) if spec["kind"] == "whois" else RdapLoad(spec)
     load.run()
     window = spec["duration"]

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import psycopg
 from sqlalchemy import Engine, String, and_, bindparam, case, cast, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import Select
 
 from domainpriv.registration.records import ContactRecord, DomainRecord, NameserverRecord
@@ -36,7 +37,9 @@ _CONTACT_FIELDS: Final = (
 )  # fmt: skip
 
 
-def _statement() -> Select[Any]:
+def _statement(batch: bool = False) -> Select[Any]:
+    """By one name, or (`batch`, PostgreSQL only) by an array of names: `name = ANY(:names)`, one SQL text for
+    any number of names, so it stays a prepared statement."""
     domain = Domain.__table__
     account = Account.__table__.alias("a")
     parent = Account.__table__.alias("p")
@@ -81,10 +84,14 @@ def _statement() -> Select[Any]:
         .scalar_subquery()
         .label("consents")
     )
+    if batch:
+        names = bindparam("names", [""], type_=postgresql.ARRAY(String))
+        return select(*columns).select_from(joined).where(domain.c.name == func.any(names))
     return select(*columns).select_from(joined).where(domain.c.name == bindparam("name", ""))
 
 
 FIND_PUBLIC_DOMAIN: Final = _statement()
+FIND_PUBLIC_DOMAINS: Final = _statement(batch=True)
 
 
 _LABELS: Final = tuple(str(c.key) for c in FIND_PUBLIC_DOMAIN.selected_columns)
@@ -98,20 +105,25 @@ class _Prepared:
     result processor (UTC timestamps, the privacy-mode enum, SQLite's text dates) are SQLAlchemy's own, computed
     once; only the row's values go through them. psycopg prepares the statement server-side after a few runs."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, statement: Select[Any] = FIND_PUBLIC_DOMAIN, key: str = "name") -> None:
         dialect = engine.dialect
-        compiled = FIND_PUBLIC_DOMAIN.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         self.sql = compiled.string
+        self._key = key
         self._params = compiled.construct_params()
         self._positional = compiled.positiontup if dialect.positional else None
         self.processors = [
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in FIND_PUBLIC_DOMAIN.selected_columns
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in statement.selected_columns
         ]
         self._dialect = dialect
 
-    def params(self, a_label: str) -> Any:
-        params = {**self._params, "name": a_label}
+    def params(self, value: Any) -> Any:
+        params = {**self._params, self._key: value}
         return params if self._positional is None else [params[k] for k in self._positional]
+
+    def record(self, row: Any) -> DomainRecord:
+        values = (v if p is None else p(v) for p, v in zip(self.processors, row, strict=True))
+        return _record(dict(zip(_LABELS, values, strict=True)))
 
     def is_disconnect(self, exc: Exception, dbapi_connection: Any, cursor: Any) -> bool:
         return isinstance(exc, self._dialect.loaded_dbapi.Error) and bool(
@@ -156,10 +168,7 @@ def find_public_domain(engine: Engine, a_label: str) -> DomainRecord | None:
             continue
         finally:
             connection.close()  # back to the pool (nothing to roll back: autocommit)
-        if row is None:
-            return None
-        values = (v if p is None else p(v) for p, v in zip(prepared.processors, row, strict=True))
-        return _record(dict(zip(_LABELS, values, strict=True)))
+        return None if row is None else prepared.record(row)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -209,30 +218,72 @@ def _nameservers(aggregated: str | None) -> tuple[NameserverRecord, ...]:
 
 
 class AsyncLookups:
-    """The same statement on psycopg's asyncio connections (PostgreSQL): a miss then runs on the event loop with
-    the rest of the answer, instead of a hand-off to a lookup thread and back, which cost about as much CPU as
-    the query itself (bench/RESULTS.md, issue 7). At most `size` connections, opened when first needed; one
-    found dead is closed and the lookup tried once more on a fresh one. Use it from one event loop."""
+    """The public lookup on psycopg's asyncio connections (PostgreSQL), batched: every miss of one event-loop
+    iteration is fetched by one `name = ANY(:names)` statement.
+
+    Why: handing each miss to a lookup thread and back, and psycopg's per-statement work, cost about as much CPU
+    as the query itself (bench/RESULTS.md, issue 7); a batch pays that once for all the names that missed together,
+    and PostgreSQL executes one statement instead of many. A miss waits at most for the end of the loop iteration
+    it arrived in. At most `size` connections (batches in flight), opened when first needed; one found dead is
+    closed and its batch tried once more on a fresh one. Use it from one event loop."""
+
+    MAX_BATCH = 64
 
     def __init__(self, engine: Engine, size: int, *, connect_timeout_seconds: int = 5) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("asyncio lookups need PostgreSQL")
-        self._prepared = _Prepared(engine)
+        self._prepared = _Prepared(engine, FIND_PUBLIC_DOMAINS, "names")
         self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._size = size
         self._connect_timeout = connect_timeout_seconds
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._opened = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._batch: dict[str, asyncio.Future[DomainRecord | None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0  # statements run, for tests and benchmarks
 
     async def find(self, a_label: str) -> DomainRecord | None:
         """As `find_public_domain`. Raises the driver's errors when the database cannot answer."""
+        future = self._batch.get(a_label)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            if not self._batch:
+                loop.call_soon(self._flush)  # after the callbacks already queued: the rest of this iteration
+            future = self._batch[a_label] = loop.create_future()
+            if len(self._batch) >= self.MAX_BATCH:
+                self._flush()
+        return await asyncio.shield(future)
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, {}
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: dict[str, asyncio.Future[DomainRecord | None]]) -> None:
+        try:
+            found = await self._fetch(list(batch))
+        except BaseException as exc:
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc)
+                    future.exception()  # retrieved: a waiter that went away must not make asyncio warn
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for name, future in batch.items():
+            if not future.done():
+                future.set_result(found.get(name))
+
+    async def _fetch(self, names: list[str]) -> dict[str, DomainRecord]:
         prepared = self._prepared
         for attempt in (1, 2):
             conn = await self._acquire()
             try:
-                cursor = await conn.execute(prepared.sql, prepared.params(a_label))
-                row = await cursor.fetchone()
+                cursor = await conn.execute(prepared.sql, prepared.params(names))
+                rows = await cursor.fetchall()
             except psycopg.OperationalError:  # the connection is gone (server restarted, network): a fresh one
                 await self._discard(conn)
                 if attempt == 2:
@@ -245,13 +296,14 @@ class AsyncLookups:
                 await self._discard(conn)
                 raise
             self._release(conn)
-            if row is None:
-                return None
-            values = (v if p is None else p(v) for p, v in zip(prepared.processors, row, strict=True))
-            return _record(dict(zip(_LABELS, values, strict=True)))
+            self.batches += 1
+            records = (prepared.record(row) for row in rows)
+            return {record.name: record for record in records}
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.close()

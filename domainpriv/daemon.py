@@ -101,9 +101,11 @@ async def run_daemon(
         # Everything made so far (modules, settings, validation tables, compiled queries) lives as long as the
         # process: moved out of the collector's reach, no full collection walks it again (gc.freeze).
         gc.freeze()
+        collector = asyncio.create_task(_collect_cycles_now_and_then(), name="gc")
         if ready is not None:
             ready(listening)
         await stop.wait()
+        collector.cancel()
         log.info("stopping")
         rdap.should_exit = True
         await asyncio.gather(whois.stop(), rdap_task)
@@ -121,6 +123,26 @@ async def run_daemon(
         engine.dispose()
         rdap_socket.close()
     log.info("stopped")
+
+
+# The record cache holds up to publication.cache_entries views (several GC-tracked objects each), replaced all
+# the time when queries spread over the whole namespace. CPython's automatic full collections then walk all of
+# them every time a quarter has been replaced: a pause of 100+ ms every few seconds under an uncached load
+# (bench/RESULTS.md, issue 7). The views hold no reference cycles and are freed by reference counting, so the
+# daemon leaves young generations to the collector, takes full collections out of its hands, and runs one
+# itself at this interval, for the rare cycles that do reach the old generation.
+_FULL_COLLECTION_SECONDS = 300.0
+
+
+async def _collect_cycles_now_and_then() -> None:
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, 1_000_000_000)  # a full collection only when asked for, below
+    try:
+        while True:
+            await asyncio.sleep(_FULL_COLLECTION_SECONDS)
+            gc.collect()
+    finally:
+        gc.set_threshold(young, middle, old)
 
 
 def _follower_settings(settings: Settings) -> FollowerSettings:

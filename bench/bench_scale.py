@@ -513,11 +513,13 @@ def scenario_uncached(args: argparse.Namespace, kinds: list[str], missed: list[s
 class WriterProcess:
     """The writer child: `go` starts writing, `pause` stops, `count` answers with its counters."""
 
-    def __init__(self, args: argparse.Namespace, queries_file: Path) -> None:
+    def __init__(self, args: argparse.Namespace, queries_file: Path, cpu: int | None = None) -> None:
         self.log_path = args.workdir / "writer.log"
         self._log = self.log_path.open("wb")
         cmd = [sys.executable, __file__, "--child", "writer", "--url", args.pg_url, "--rate", str(args.write_rate)]
         cmd += ["--queries-file", str(queries_file), "--seed", str(args.seed), "--threads", str(args.writer_threads)]
+        if cpu is not None:
+            cmd += ["--cpu", str(cpu)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
         line = rdds._readline(self.proc.stdout, 120.0)
         if not line.startswith("READY"):
@@ -569,7 +571,7 @@ def scenario_writes(args: argparse.Namespace, kinds: list[str], missed: list[str
     sizes = rdds.baseline_answers(url, names, sargs.workdir)
     note(f"fixed answers of the baseline: WHOIS {sizes['whois_fixed']} bytes, RDAP {sizes['rdap_fixed']} bytes")
     rows: list[dict[str, Any]] = []
-    writer = WriterProcess(sargs, queries_file)
+    writer = WriterProcess(sargs, queries_file, client_cpu)
     servers = {kind: ServerProcess(kind, sargs, server_cpu, __file__) for kind in ("baseline", "real")}
     try:
         for kind in kinds:
@@ -659,6 +661,7 @@ def child_writer(argv: list[str]) -> int:
     p.add_argument("--queries-file", type=Path, required=True)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--cpu", type=int, help="pin the writer and its PostgreSQL backends to this CPU")
     args = p.parse_args(argv)
     import psycopg
 
@@ -685,50 +688,129 @@ def child_writer(argv: list[str]) -> int:
     contacts = sorted(contact_domain)
     del rows, others
     engine = make_engine(args.url)  # one UnitOfWork per thread: a unit of work holds its session
+    if args.cpu is not None:
+        # The writes stand for the portal and other daemons, which run elsewhere in production: on the load
+        # client's CPU (with their PostgreSQL backends), so that the ratio measures what the writes cost the
+        # daemon under test (invalidation, feed polls), not CPU they take from it on a 2-core machine.
+        from sqlalchemy import event
+
+        os.sched_setaffinity(0, {args.cpu})
+
+        @event.listens_for(engine, "connect")
+        def _pin_backend(dbapi_conn: Any, _record: Any) -> None:
+            backend = dbapi_conn.info.backend_pid
+            with contextlib.suppress(OSError):  # not our process to pin (a remote server): leave it
+                os.sched_setaffinity(backend, {args.cpu})
+
     actor = Actor("cli", "bench-writer")
     reason = "bench_scale writer"
 
+    # The writer's own reads are not what is measured: each domain's record is read once, then kept up to date
+    # from what the services return (a change returns the new record). The changes go to a fixed random sample
+    # of the other domains, so that after the first minute the writer spends its CPU on the changes alone.
+    sample_rng = random.Random(f"bench_scale:writer-sample:{args.seed}")
+    domains = sample_rng.sample(domains, min(len(domains), 5000))
+    known: dict[str, Any] = {}
+    known_lock = threading.Lock()
+
+    def current(uow: UnitOfWork, name: str) -> Any:
+        with known_lock:
+            record = known.get(name)
+        if record is None:
+            record = services.get_domain(uow, name=name)
+            with known_lock:
+                known[name] = record
+        return record
+
+    def remember(record: Any) -> None:
+        with known_lock:
+            known[record.name] = record
+
     def privacy(rng: random.Random, uow: UnitOfWork) -> None:
         name = rng.choice(domains)
-        record = services.get_domain(uow, name=name)
-        modes = [PrivacyMode.PROXY, PrivacyMode.REDACTED]
-        if ConsentPurpose.PUBLISH_CONTACT_DATA in record.consents:
-            modes.append(PrivacyMode.PUBLIC)
-        new = rng.choice([m for m in modes if m is not record.privacy_mode])
-        services.set_privacy_mode(uow, actor=actor, domain=name, mode=new, reason=reason)
+        with known_lock:
+            busy = name in in_flight
+            in_flight.add(name)
+        if busy:  # another thread is changing it: pick again next time
+            return
+        try:
+            record = current(uow, name)
+            modes = [PrivacyMode.PROXY, PrivacyMode.REDACTED]
+            if ConsentPurpose.PUBLISH_CONTACT_DATA in record.consents:
+                modes.append(PrivacyMode.PUBLIC)
+            new = rng.choice([m for m in modes if m is not record.privacy_mode])
+            remember(services.set_privacy_mode(uow, actor=actor, domain=name, mode=new, reason=reason))
+        finally:
+            with known_lock:
+                in_flight.discard(name)
 
     def nameservers(rng: random.Random, uow: UnitOfWork) -> None:
         name = rng.choice(domains)
-        record = services.get_domain(uow, name=name)
-        ns = [(n.host, list(n.addresses)) for n in record.nameservers]
-        ns = ns[1:] + ns[:1] if len(ns) > 1 else [*ns, ("ns9.registrar-dns.example", [])]  # a real change
-        services.set_nameservers(uow, actor=actor, domain=name, nameservers=ns, reason=reason)
+        with known_lock:
+            busy = name in in_flight
+            in_flight.add(name)
+        if busy:
+            return
+        try:
+            record = current(uow, name)
+            ns = [(n.host, list(n.addresses)) for n in record.nameservers]
+            ns = ns[1:] + ns[:1] if len(ns) > 1 else [*ns, ("ns9.registrar-dns.example", [])]  # a real change
+            remember(services.set_nameservers(uow, actor=actor, domain=name, nameservers=ns, reason=reason))
+        finally:
+            with known_lock:
+                in_flight.discard(name)
 
     def contact(rng: random.Random, uow: UnitOfWork) -> None:
         handle = rng.choice(contacts)
-        record = services.get_domain(uow, name=contact_domain[handle])
-        current = record.contacts["registrant"]
-        assert current is not None and current.handle == handle
-        data = current.data.to_json()
-        if data["phone"] is not None:  # toggle a fax number (the phone's), else a third street line
-            data["fax"], data["fax_ext"] = (data["phone"], None) if data["fax"] is None else (None, None)
-        elif len(data["street"]) < 3:
-            data["street"] = [*data["street"], "c/o Bench Writer"]
-        else:
-            data["street"] = data["street"][:2]
-        services.update_contact(uow, actor=actor, handle=handle, data=validate_contact(data), reason=reason)
+        name = contact_domain[handle]
+        with known_lock:
+            busy = name in in_flight or handle in in_flight
+            in_flight.update((name, handle))
+        if busy:
+            return
+        try:
+            record = services.get_domain(uow, name=name)  # the contact may be shared: read it fresh
+            current_contact = record.contacts["registrant"]
+            assert current_contact is not None and current_contact.handle == handle
+            data = current_contact.data.to_json()
+            if data["phone"] is not None:  # toggle a fax number (the phone's), else a third street line
+                data["fax"], data["fax_ext"] = (data["phone"], None) if data["fax"] is None else (None, None)
+            elif len(data["street"]) < 3:
+                data["street"] = [*data["street"], "c/o Bench Writer"]
+            else:
+                data["street"] = data["street"][:2]
+            services.update_contact(uow, actor=actor, handle=handle, data=validate_contact(data), reason=reason)
+            with known_lock:
+                known.pop(name, None)
+        finally:
+            with known_lock:
+                in_flight.difference_update((name, handle))
 
     def tech(rng: random.Random, uow: UnitOfWork) -> None:
         name = rng.choice(domains)
-        record = services.get_domain(uow, name=name)
-        registrant = record.contacts["registrant"]
-        current = record.contacts["tech"]
-        assert registrant is not None
-        if current is None or current.handle != registrant.handle:
-            new: str | None = registrant.handle
-        else:
-            new = original_tech[name] if original_tech[name] != registrant.handle else None
-        services.set_domain_contact(uow, actor=actor, domain=name, role="tech", contact=new, reason=reason)
+        with known_lock:
+            busy = name in in_flight
+            in_flight.add(name)
+        if busy:
+            return
+        try:
+            record = current(uow, name)
+            registrant = record.contacts["registrant"]
+            tech_now = record.contacts["tech"]
+            assert registrant is not None
+            if tech_now is None or tech_now.handle != registrant.handle:
+                new: str | None = registrant.handle
+            else:
+                new = original_tech[name] if original_tech[name] != registrant.handle else None
+            remember(services.set_domain_contact(uow, actor=actor, domain=name, role="tech", contact=new,
+                                                 reason=reason))  # fmt: skip
+        finally:
+            with known_lock:
+                in_flight.discard(name)
+
+    in_flight: set[str] = set()
+    sampled = set(domains)
+    contacts = [h for h in contacts if contact_domain[h] in sampled] or contacts
 
     changes = (privacy, nameservers, contact, tech)
     counts = {"changes": 0, "errors": 0, "lagging": 0, **{f.__name__: 0 for f in changes}}

@@ -305,9 +305,6 @@ async def serve_baseline(url: str, workdir: Path, stop: Any) -> None:
     """A bare asyncio WHOIS server and a trivial ASGI app under the daemon's very uvicorn set-up."""
     import asyncio
 
-    import uvicorn
-
-    from domainpriv import daemon
     from domainpriv.config import load_settings
 
     settings = load_settings(environ=bench_environ(url))
@@ -335,6 +332,18 @@ async def serve_baseline(url: str, workdir: Path, stop: Any) -> None:
             return
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    await serve_pair(whois, app, settings, stop)
+
+
+async def serve_pair(whois: Any, app: Any, settings: Any, stop: Any) -> None:
+    """A baseline's two servers: `whois` under asyncio.start_server, the ASGI `app` under the daemon's very
+    uvicorn configuration; prints READY with both ports, serves until `stop` is set."""
+    import asyncio
+
+    import uvicorn
+
+    from domainpriv import daemon
 
     whois_server = await asyncio.start_server(whois, HOST, 0, backlog=128)
     rdap_socket = listen_tcp(HOST, 0)

@@ -163,9 +163,7 @@ class RawLookups:
 
 async def serve_raw(kind: str, url: str, workdir: Path, stop: asyncio.Event) -> None:
     """The uncached scenario's baseline: the real lookups' database work in raw psycopg, fixed answers."""
-    import uvicorn
 
-    from domainpriv import daemon
     from domainpriv.config import load_settings
 
     assert kind == "raw"
@@ -207,21 +205,7 @@ async def serve_raw(kind: str, url: str, workdir: Path, stop: asyncio.Event) -> 
                     "headers": found_headers if found else missing_headers})  # fmt: skip
         await send({"type": "http.response.body", "body": rdap_found if found else rdap_missing})
 
-    whois_server = await asyncio.start_server(whois, HOST, 0, backlog=128)
-    rdap_socket = rdds.listen_tcp(HOST, 0)
-    rdap = uvicorn.Server(uvicorn.Config(  # exactly the daemon's uvicorn configuration
-        app, log_level="warning", lifespan="off", limit_concurrency=settings.rdap.max_connections,
-        server_header=False, access_log=False, timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
-    ))  # fmt: skip
-    rdap_task = asyncio.create_task(daemon._serve_uvicorn(rdap, rdap_socket))
-    while not rdap.started and not rdap_task.done():
-        await asyncio.sleep(0.01)
-    print(f"READY {whois_server.sockets[0].getsockname()[1]} {rdap_socket.getsockname()[1]}", flush=True)
-    await stop.wait()
-    rdap.should_exit = True
-    whois_server.close()
-    await rdap_task
-    rdap_socket.close()
+    await rdds.serve_pair(whois, app, settings, stop)
 
 
 # -- shared helpers --------------------------------------------------------------------------------------------

@@ -432,9 +432,8 @@ class RdapApp:
             try:
                 a_label = normalize_domain_name(name, "name")
             except ValidationError:
-                answer = _DomainAnswer(400, _error_body(400), "malformed", None)
                 self._query_log.info("rdap domain - malformed 400")
-                return Response(answer.status, answer.body)
+                return Response.error(400)
             try:
                 url = request.request_url
                 answer = self._from_cache(a_label, url) or await self._look_up(a_label, url)

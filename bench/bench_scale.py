@@ -47,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -710,49 +711,48 @@ def child_writer(argv: list[str]) -> int:
         with known_lock:
             known[record.name] = record
 
+    @contextlib.contextmanager
+    def exclusively(*keys: str) -> Iterator[bool]:
+        """True (and the keys held) unless another writer thread holds one of them."""
+        with known_lock:
+            mine = in_flight.isdisjoint(keys)
+            if mine:
+                in_flight.update(keys)
+        try:
+            yield mine
+        finally:
+            if mine:
+                with known_lock:
+                    in_flight.difference_update(keys)
+
     def privacy(rng: random.Random, uow: UnitOfWork) -> None:
         name = rng.choice(domains)
-        with known_lock:
-            busy = name in in_flight
-            in_flight.add(name)
-        if busy:  # another thread is changing it: pick again next time
-            return
-        try:
+        with exclusively(name) as mine:
+            if not mine:  # another thread is changing it: skip this turn
+                return
             record = current(uow, name)
             modes = [PrivacyMode.PROXY, PrivacyMode.REDACTED]
             if ConsentPurpose.PUBLISH_CONTACT_DATA in record.consents:
                 modes.append(PrivacyMode.PUBLIC)
             new = rng.choice([m for m in modes if m is not record.privacy_mode])
             remember(services.set_privacy_mode(uow, actor=actor, domain=name, mode=new, reason=reason))
-        finally:
-            with known_lock:
-                in_flight.discard(name)
 
     def nameservers(rng: random.Random, uow: UnitOfWork) -> None:
         name = rng.choice(domains)
-        with known_lock:
-            busy = name in in_flight
-            in_flight.add(name)
-        if busy:
-            return
-        try:
+        with exclusively(name) as mine:
+            if not mine:  # another thread is changing it: skip this turn
+                return
             record = current(uow, name)
             ns = [(n.host, list(n.addresses)) for n in record.nameservers]
             ns = ns[1:] + ns[:1] if len(ns) > 1 else [*ns, ("ns9.registrar-dns.example", [])]  # a real change
             remember(services.set_nameservers(uow, actor=actor, domain=name, nameservers=ns, reason=reason))
-        finally:
-            with known_lock:
-                in_flight.discard(name)
 
     def contact(rng: random.Random, uow: UnitOfWork) -> None:
         handle = rng.choice(contacts)
         name = contact_domain[handle]
-        with known_lock:
-            busy = name in in_flight or handle in in_flight
-            in_flight.update((name, handle))
-        if busy:
-            return
-        try:
+        with exclusively(name, handle) as mine:
+            if not mine:
+                return
             record = services.get_domain(uow, name=name)  # the contact may be shared: read it fresh
             current_contact = record.contacts["registrant"]
             assert current_contact is not None and current_contact.handle == handle
@@ -766,18 +766,12 @@ def child_writer(argv: list[str]) -> int:
             services.update_contact(uow, actor=actor, handle=handle, data=validate_contact(data), reason=reason)
             with known_lock:
                 known.pop(name, None)
-        finally:
-            with known_lock:
-                in_flight.difference_update((name, handle))
 
     def tech(rng: random.Random, uow: UnitOfWork) -> None:
         name = rng.choice(domains)
-        with known_lock:
-            busy = name in in_flight
-            in_flight.add(name)
-        if busy:
-            return
-        try:
+        with exclusively(name) as mine:
+            if not mine:  # another thread is changing it: skip this turn
+                return
             record = current(uow, name)
             registrant = record.contacts["registrant"]
             tech_now = record.contacts["tech"]
@@ -788,9 +782,6 @@ def child_writer(argv: list[str]) -> int:
                 new = original_tech[name] if original_tech[name] != registrant.handle else None
             remember(services.set_domain_contact(uow, actor=actor, domain=name, role="tech", contact=new,
                                                  reason=reason))  # fmt: skip
-        finally:
-            with known_lock:
-                in_flight.discard(name)
 
     in_flight: set[str] = set()
     sampled = set(domains)

@@ -44,7 +44,7 @@ from domainpriv.changes.reader import ChangeBatch, feed_position, read_changes
 from domainpriv.changes.services import prune_changes
 from domainpriv.changes.writer import FEED_WRITTEN
 from domainpriv.clock import Clock, utcnow
-from domainpriv.store.session import UnitOfWork
+from domainpriv.store.session import UnitOfWork, libpq_url
 
 log = logging.getLogger("domainpriv.changes")
 
@@ -68,16 +68,6 @@ class FollowerSettings:
     lag_warning_seconds: float = 5.0
     retention_hours: float = 168.0  # 0: never prune
     prune_interval_seconds: float = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class FollowerStatus:
-    position: int | None  # None: the feed was never read yet
-    seconds_since_read: float | None  # since the last successful read
-    serving: bool
-    replica_lag_seconds: float | None  # None: no replica, or not behind
-    resets: int
-    applied_changes: int
 
 
 class ChangeFollower:
@@ -117,7 +107,6 @@ class ChangeFollower:
         self._lag_warned = False
         self._next_prune = monotonic() + 60.0  # not in the middle of start-up
         self.resets = 0
-        self.applied = 0
         self._stop = threading.Event()
         self._listen: psycopg.Connection[Any] | None = None
         self._next_listen_attempt = 0.0
@@ -140,18 +129,6 @@ class ChangeFollower:
         if self._listen is not None:
             self._listen.close()
             self._listen = None
-
-    def status(self) -> FollowerStatus:
-        now = self._monotonic()
-        lag = None if self._behind is None else now - self._behind[1]
-        return FollowerStatus(
-            self._position,
-            None if self._last_read is None else now - self._last_read,
-            self._serving,
-            lag,
-            self.resets,
-            self.applied,
-        )
 
     # -- polling -----------------------------------------------------------------------------------------------
 
@@ -191,7 +168,6 @@ class ChangeFollower:
             self._consumer.reset()
         elif batch.names:
             self._consumer.invalidate(batch.names)
-        self.applied += batch.rows
 
     def _read_succeeded(self) -> None:
         now = self._monotonic()
@@ -316,10 +292,7 @@ CHANNEL = CHANGE_CHANNEL
 
 def listen_dsn_for(engine: Engine) -> str | None:
     """The libpq URL for NOTIFY wake-ups from the database of `engine` (PostgreSQL only)."""
-    url = engine.url
-    if url.get_backend_name() != "postgresql":
-        return None
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(engine) if engine.url.get_backend_name() == "postgresql" else None
 
 
 # Followers in this process, polled right after any local commit that wrote feed rows, so that this daemon's

@@ -37,21 +37,21 @@ class Claim:
     __slots__ = ("epoch", "serving", "stale")
 
     def __init__(self, serving: bool, epoch: int) -> None:
-        self.serving = serving
-        self.epoch = epoch
-        self.stale = False
+        self.serving = serving  # the cache was serving when the load began ...
+        self.epoch = epoch  # ... in this epoch (reset and start of serving move it on)
+        self.stale = False  # the name was invalidated while loading
 
 
-class _Load(Generic[T]):
-    """One load in flight; other lookups of the same name wait for its value."""
+class _Load(Claim, Generic[T]):
+    """One load in flight in `get`; other lookups of the same name wait for its value."""
 
-    __slots__ = ("done", "error", "stale", "value")
+    __slots__ = ("done", "error", "value")
 
-    def __init__(self) -> None:
+    def __init__(self, serving: bool, epoch: int) -> None:
+        super().__init__(serving, epoch)
         self.done = threading.Event()
         self.value: T | None = None
         self.error: BaseException | None = None
-        self.stale = False  # the name was invalidated while loading: do not store the value
 
     def result(self) -> T | None:
         self.done.wait()
@@ -105,16 +105,13 @@ class RecordCache(Generic[T]):
                 self.shared += 1
                 leader = False
             else:
-                pending = self._inflight[a_label] = _Load()
+                pending = self._inflight[a_label] = _Load(self._serving, self._epoch)
                 leader = True
-            serving, epoch = self._serving, self._epoch
         if not leader:
             return pending.result()
-        return self._load(a_label, load, pending, serving, epoch)
+        return self._load(a_label, load, pending)
 
-    def _load(
-        self, a_label: str, load: Callable[[str], T | None], pending: _Load[T], serving: bool, epoch: int
-    ) -> T | None:
+    def _load(self, a_label: str, load: Callable[[str], T | None], pending: _Load[T]) -> T | None:
         """Load as the leader of `pending`; store unless something invalidated the name meanwhile."""
         try:
             value = load(a_label)
@@ -128,7 +125,7 @@ class RecordCache(Generic[T]):
         with self._lock:
             if self._inflight.get(a_label) is pending:
                 del self._inflight[a_label]
-            if serving and self._serving and epoch == self._epoch and not pending.stale:
+            if self._fresh(pending):
                 self._store(a_label, value)
         pending.value = value
         pending.done.set()
@@ -145,8 +142,12 @@ class RecordCache(Generic[T]):
         with self._lock:
             if self._claims.get(a_label) is claim:
                 del self._claims[a_label]
-            if claim.serving and self._serving and claim.epoch == self._epoch and not claim.stale:
+            if self._fresh(claim):
                 self._store(a_label, value)
+
+    def _fresh(self, claim: Claim) -> bool:
+        """Under the lock: nothing since the load began makes its value suspect (the three rules above)."""
+        return claim.serving and self._serving and claim.epoch == self._epoch and not claim.stale
 
     def peek(self, a_label: str) -> tuple[bool, T | None]:
         """(True, value) on a hit, (False, None) otherwise; never loads, so never blocks on the store."""

@@ -28,6 +28,7 @@ from sqlalchemy.sql import Select
 from domainpriv.registration.records import ContactRecord, DomainRecord, NameserverRecord
 from domainpriv.registration.validation import ContactData, DsRecord
 from domainpriv.store import Account, Consent, Contact, Domain, Nameserver
+from domainpriv.store.session import libpq_url
 from domainpriv.vocabulary import ConsentPurpose
 
 PUBLIC_ROLES: Final = ("registrant", "tech")
@@ -233,7 +234,7 @@ class AsyncLookups:
         if engine.dialect.name != "postgresql":
             raise ValueError("asyncio lookups need PostgreSQL")
         self._prepared = _Prepared(engine, FIND_PUBLIC_DOMAINS, "names")
-        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dsn = libpq_url(engine)
         self._size = size
         self._connect_timeout = connect_timeout_seconds
         self._idle: list[psycopg.AsyncConnection[Any]] = []
@@ -241,7 +242,6 @@ class AsyncLookups:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._batch: dict[str, asyncio.Future[DomainRecord | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0  # statements run, for tests and benchmarks
 
     async def find(self, a_label: str) -> DomainRecord | None:
         """As `find_public_domain`. Raises the driver's errors when the database cannot answer."""
@@ -296,7 +296,6 @@ class AsyncLookups:
                 await self._discard(conn)
                 raise
             self._release(conn)
-            self.batches += 1
             records = (prepared.record(row) for row in rows)
             return {record.name: record for record in records}
         raise AssertionError("unreachable")  # pragma: no cover

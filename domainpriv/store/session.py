@@ -51,6 +51,11 @@ def make_read_engine(
     return _sqlite_engine(parsed, sqlite_busy_timeout_seconds, False)
 
 
+def libpq_url(engine: Engine) -> str:
+    """The engine's PostgreSQL URL as libpq takes it (for psycopg's own connections: LISTEN, asyncio lookups)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _sqlite_engine(parsed: URL, sqlite_busy_timeout_seconds: float, echo: bool) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -104,6 +104,35 @@ class RdapSettings(ListenSettings):
     shutdown_grace_seconds: float = Field(ge=0)
 
 
+class EscrowSettings(_Section):
+    output_dir: Path
+    gnupg_home: Path
+    signing_key: str
+    signing_passphrase_file: str  # "": the key has no passphrase
+    agent_public_key: str  # "": escrow not set up
+    profile: Literal["icann-2024", "icann-2007"]
+    max_rows_per_file: int = Field(ge=2)  # the header row and at least one data row
+    max_bytes_per_file: int = Field(ge=4096)
+    full_cron: str = Field(min_length=1)
+    incremental_cron: str  # "": no incrementals
+    sftp_url: str  # "": deposits stay in output_dir
+    sftp_identity_file: str
+    sftp_known_hosts: str
+    upload_attempts: int = Field(ge=1, le=100)
+    upload_backoff_seconds: float = Field(ge=0)
+    upload_timeout_seconds: float = Field(gt=0)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.agent_public_key)
+
+
+class SchedulerSettings(_Section):
+    enabled: bool
+    leader_poll_seconds: float = Field(gt=0, le=60)
+    sweep_interval_seconds: float = Field(gt=0)
+
+
 class Settings(_Section):
     database: DatabaseSettings
     feed: FeedSettings
@@ -113,6 +142,8 @@ class Settings(_Section):
     whois: WhoisSettings
     rdap: RdapSettings
     portal: ListenSettings
+    escrow: EscrowSettings
+    scheduler: SchedulerSettings
 
 
 def load_settings(config_file: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

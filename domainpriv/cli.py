@@ -51,12 +51,14 @@ demo_app = typer.Typer(help="Sample data.", no_args_is_help=True)
 domain_app = typer.Typer(help="Registered domains.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Publication mode of a domain.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+escrow_app = typer.Typer(help="Registrar data escrow deposits.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (demo_app, "demo"),
     (domain_app, "domain"),
     (privacy_app, "privacy"),
     (audit_app, "audit"),
+    (escrow_app, "escrow"),
 ):
     app.add_typer(sub, name=name)
 
@@ -68,6 +70,7 @@ ConfigOption = Annotated[
     typer.Option("--config", help="Config file (overrides the embedded defaults; or DOMAINPRIV_CONFIG)."),
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why: recorded in the audit log.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on standard output.")]
 
 
 class _State:
@@ -147,8 +150,11 @@ def demo_load(
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same data.")] = 1,
     config: ConfigOption = None,
 ) -> None:
-    """Load deterministic sample data; does nothing if the database already holds domains."""
-    uow = _uow(_settings(config))
+    """Load deterministic sample data (and the demo's escrow keys); does nothing if the database already holds
+    domains."""
+    settings = _settings(config)
+    uow = _uow(settings)
+    _demo_escrow_keys(settings)
     existing = summary.count_domains(uow)
     if existing:
         out.print(f"the database already holds {existing} domains; demo data not loaded")
@@ -170,6 +176,20 @@ def demo_load(
             source_name=f"demo --domains {domains} --seed {seed}",
         )
     out.print(f"loaded {stats.domains} domains, {stats.contacts} contacts, {stats.accounts} accounts")
+
+
+def _demo_escrow_keys(settings: Settings) -> None:
+    """The registrar's signing key and the DEMO agent key pair, when escrow points at the demo agent key."""
+    from domainpriv.escrow import keys
+
+    if settings.escrow.agent_public_key != keys.DEMO_AGENT_PUBLIC_KEY:
+        return  # a real agent's key is configured: the demo makes no keys
+    public, created = keys.ensure_demo_agent_key(settings)
+    if created:
+        out.print(f"escrow: created the DEMO agent key pair {public} (+ its secret beside it, for restore-test)")
+    signing, created = keys.ensure_signing_key(settings)
+    if created:
+        out.print(f"escrow: created the registrar signing key {signing.fingerprint} in {settings.escrow.gnupg_home}")
 
 
 @demo_app.command("summary")
@@ -366,6 +386,177 @@ def audit_verify(config: ConfigOption = None) -> None:
     """Check the audit hash chain; names the first broken link and exits 1 if there is one."""
     report = audit.verify_audit_log(_uow(_settings(config)))
     out.print(f"audit chain intact: {report.events} events, head {report.head_seq} {report.head_hash}")
+
+
+# -- escrow and the sweep --------------------------------------------------------------------------------------
+
+
+@escrow_app.command("keygen")
+def escrow_keygen(
+    user_id: Annotated[str | None, typer.Option("--user-id", help="Key owner (default: the registrar's name).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create the registrar's OpenPGP signing key in escrow.gnupg_home and print its fingerprint (once: an
+    existing key is kept)."""
+    from domainpriv.escrow import keys
+
+    settings = _settings(config)
+    key, created = keys.ensure_signing_key(settings)
+    verb = "created" if created else "already present"
+    out.print(f"registrar signing key {verb}: {key.fingerprint} ({key.user_id}) in {settings.escrow.gnupg_home}")
+
+
+@escrow_app.command("run")
+def escrow_run(
+    kind: Annotated[str, typer.Option("--kind", help="full or incremental.")] = "full",
+    no_upload: Annotated[bool, typer.Option("--no-upload", help="Build only; keep it in escrow.output_dir.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Build (and unless --no-upload, upload) one deposit now; prints its id and files. A deposit that a killed
+    or failed run left is finished instead."""
+    from domainpriv.escrow import services as escrow
+
+    if kind not in escrow.KINDS:
+        _fail(f"--kind must be full or incremental, not {kind!r}")
+    settings = _settings(config)
+    uow = _uow(settings)
+    with _phases() as hooks:
+        deposit = escrow.run_deposit(
+            uow,
+            settings,
+            kind=kind,
+            actor=_actor(),
+            upload=False if no_upload else None,
+            progress=hooks,  # type: ignore[arg-type]
+        )
+    out.print(f"deposit {deposit.id} ({deposit.label}): {deposit.state}, {deposit.domains} domains")
+    folder = escrow.deposit_folder(settings.escrow, deposit)
+    for f in deposit.files:
+        out.print(f"  {folder / f.name}  {f.bytes} bytes  sha256 {f.sha256}", markup=False)
+
+
+@escrow_app.command("list")
+def escrow_list(json: JsonOption = False, config: ConfigOption = None) -> None:
+    """Deposits, newest first."""
+    from domainpriv.escrow import services as escrow
+
+    deposits = escrow.list_deposits(_uow(_settings(config)))
+    if json:
+        _print_json([d.to_json() for d in deposits])
+        return
+    table = Table("id", "deposit", "state", "domains", "files", "attempts", "last error")
+    for d in deposits:
+        table.add_row(str(d.id), d.label, d.state, str(d.domains if d.domains is not None else "-"), str(len(d.files)),
+                      str(d.attempts), d.last_error or "")  # fmt: skip
+    out.print(table)
+
+
+@escrow_app.command("show")
+def escrow_show(deposit_id: Annotated[int, typer.Argument(help="Deposit id.")], json: JsonOption = False,
+                config: ConfigOption = None) -> None:  # fmt: skip
+    """One deposit with its files (name, bytes, rows, SHA-256)."""
+    from domainpriv.escrow import services as escrow
+
+    deposit = escrow.get_deposit(_uow(_settings(config)), deposit_id)
+    doc = deposit.to_json()
+    if json:
+        _print_json(doc)
+        return
+    for key in ("id", "label", "state", "profile", "trigger", "scheduled_for", "watermark", "feed_position",
+                "base_deposit", "domains", "deletions", "attempts", "last_error", "built_at", "uploaded_at"):  # fmt: skip
+        out.print(f"{key}: {doc[key] if doc[key] is not None else '-'}", markup=False)
+    for f in deposit.files:
+        rows = f" {f.rows} rows, csv {f.csv_bytes} bytes sha256 {f.csv_sha256}" if f.role == "data" else ""
+        out.print(f"  {f.role:9} {f.name}  {f.bytes} bytes  sha256 {f.sha256}{rows}", markup=False)
+
+
+@escrow_app.command("verify")
+def escrow_verify(deposit_id: Annotated[int, typer.Argument(help="Deposit id.")], config: ConfigOption = None) -> None:
+    """Re-check a deposit's stored files against their recorded digests, the hash file, the signatures and the
+    agent's key; exit 1 and name each problem otherwise."""
+    from domainpriv.escrow import verify
+
+    settings = _settings(config)
+    report = verify.verify_deposit(_uow(settings), settings, deposit_id)
+    for line in report.checked:
+        out.print(f"ok: {line}", markup=False)
+    for problem in report.problems:
+        err.print(f"problem: {problem}", markup=False)
+    if report.problems:
+        raise SystemExit(1)
+    out.print(f"deposit {deposit_id} verified: {len(report.checked)} checks passed")
+
+
+@escrow_app.command("restore-test")
+def escrow_restore_test(
+    deposit_id: Annotated[int, typer.Argument(help="Deposit id.")],
+    agent_secret_key: Annotated[Path, typer.Option("--agent-secret-key", help="The agent's (test) secret key.")],
+    config: ConfigOption = None,
+) -> None:
+    """Drill: decrypt the deposit with the agent's key, rebuild it in a scratch database and diff it against the
+    live data as of its watermark; exit 0 only when identical."""
+    from domainpriv.escrow import restore
+
+    settings = _settings(config)
+    report = restore.restore_test(_uow(settings), settings, deposit_id, agent_secret_key=agent_secret_key)
+    rows = ", ".join(f"{n} {t}" for t, n in sorted(report.rows.items()))
+    out.print(f"deposit {report.deposit.label}: {report.files} files decrypted and verified ({rows} rows restored)")
+    out.print(f"compared {report.compared} domains with the live data; {report.changed_since} changed since the "
+              "watermark (not compared)")  # fmt: skip
+    if report.identical:
+        out.print("identical")
+        return
+    for difference in report.differences:
+        err.print(f"difference: {difference}", markup=False)
+    if report.more_differences:
+        err.print(f"... and {report.more_differences} more differences", markup=False)
+    raise SystemExit(1)
+
+
+@escrow_app.command("mapping")
+def escrow_mapping(config: ConfigOption = None) -> None:
+    """Print the Header Mapping File of the configured profile (CSV)."""
+    from domainpriv.escrow.profiles import get_profile
+
+    sys.stdout.write(get_profile(_settings(config).escrow.profile).mapping_csv())
+    sys.stdout.flush()
+
+
+@app.command("sweep")
+def sweep_cmd(config: ConfigOption = None) -> None:
+    """Run every due job once (scheduled escrow deposits, with catch-up): what the daemon's scheduler does."""
+    from domainpriv.sweep import sweep
+
+    settings = _settings(config)
+    uow = _uow(settings)
+    for line in sweep(uow, settings, uow.clock()).lines():
+        out.print(line, markup=False)
+
+
+@contextmanager
+def _phases() -> Iterator[object]:
+    """Progress hooks for long escrow runs: one bar per phase."""
+    from domainpriv.escrow.services import RunProgress
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=False, disable=not err.is_terminal) as bar:  # fmt: skip
+        task: list[object] = []
+
+        def start(phase: str, total: int | None) -> None:
+            if task:
+                bar.update(task[0], completed=bar.tasks[-1].total or bar.tasks[-1].completed)  # type: ignore[arg-type]
+            task[:] = [bar.add_task(phase, total=total)]
+
+        def advance(n: int) -> None:
+            if task:
+                bar.advance(task[0], n)  # type: ignore[arg-type]
+
+        yield RunProgress(start, advance)
+
+
+def _print_json(doc: object) -> None:
+    sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.buffer.flush()
 
 
 def _fail(message: str) -> NoReturn:

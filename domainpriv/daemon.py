@@ -1,4 +1,4 @@
-"""`domainpriv serve`: the WHOIS and RDAP servers (later the portal and scheduler) in one process.
+"""`domainpriv serve`: the WHOIS and RDAP servers and the scheduler (later the portal) in one process.
 
 The daemon turns SIGTERM and SIGINT into one stop event (hypercorn's shutdown_trigger): both servers stop
 accepting, answers in flight get their grace period, and the process exits 0. Tests inject the event.
@@ -6,6 +6,7 @@ Both servers share one bounded thread pool for store lookups, so the event loops
 The lookups read through their own engine (`database.read_url` if set: a streaming replica), and a change-feed
 follower drops from the record cache exactly the domains each commit affected (domainpriv/changes/follower.py).
 The daemon starts, and answers "temporarily unavailable", while the database is away; it recovers by itself.
+The scheduler (scheduler.enabled) runs the sweep (domainpriv/sweep.py) in whichever daemon holds the leader lock.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import RecordCache
 from domainpriv.rdds.rdap_app import RdapApp
 from domainpriv.rdds.whois_server import WhoisServer
+from domainpriv.scheduling.leader import LeaderLock
+from domainpriv.scheduling.scheduler import JobScheduler
 from domainpriv.registration.lookup import AsyncLookups
 from domainpriv.store import UnitOfWork, make_engine, make_read_engine
+from domainpriv.sweep import sweep
 
 log = logging.getLogger("domainpriv.daemon")
 LOOKUP_THREADS = 16  # lookups in flight at most, each on a connection of the read engine's pool
@@ -81,6 +85,7 @@ async def run_daemon(
         limit_concurrency=settings.rdap.max_connections, server_header=False, access_log=False,
         timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
     ))  # fmt: skip
+    scheduler = _scheduler(settings, engine) if settings.scheduler.enabled else None
     try:
         if follower is not None:
             await loop.run_in_executor(None, follower.start)  # its first feed read may wait for a slow database
@@ -102,6 +107,8 @@ async def run_daemon(
         # process: moved out of the collector's reach, no full collection walks it again (gc.freeze).
         gc.freeze()
         collector = asyncio.create_task(_collect_cycles_now_and_then(), name="gc")
+        if scheduler is not None:
+            scheduler.start()
         if ready is not None:
             ready(listening)
         await stop.wait()
@@ -113,6 +120,8 @@ async def run_daemon(
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+        if scheduler is not None:
+            await loop.run_in_executor(None, scheduler.stop)  # waits for a sweep in progress
         rdap_app.close()
         executor.shutdown(wait=True)
         if follower is not None:
@@ -143,6 +152,25 @@ async def _collect_cycles_now_and_then() -> None:
             gc.collect()
     finally:
         gc.set_threshold(young, middle, old)
+
+
+def _scheduler(settings: Settings, engine: Engine) -> JobScheduler:
+    """The leader-elected scheduler; it wakes at the escrow cron times too, so a deposit starts on time."""
+    uow = UnitOfWork(engine)
+    es = settings.escrow
+    return JobScheduler(
+        lock=LeaderLock(engine.url.render_as_string(hide_password=False)),
+        sweep=lambda now: log_sweep(sweep(uow, settings, now).lines()),
+        cron_wakeups=[expr for expr in (es.full_cron, es.incremental_cron) if expr],
+        sweep_interval_seconds=settings.scheduler.sweep_interval_seconds,
+        leader_poll_seconds=settings.scheduler.leader_poll_seconds,
+    )
+
+
+def log_sweep(lines: list[str]) -> None:
+    for line in lines:
+        if line != "nothing was due":
+            log.info("sweep: %s", line)
 
 
 def _follower_settings(settings: Settings) -> FollowerSettings:

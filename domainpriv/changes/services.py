@@ -1,8 +1,8 @@
 """Maintenance of the change feed: pruning old rows, audited like every other change.
 
 Readers that fell behind the pruned horizon reset their whole cache (reader.py), so pruning can never make a
-reader miss a change; it only bounds the table. Escrow's incremental deposits will pass the oldest watermark
-they still need as `keep_after`.
+reader miss a change; it only bounds the table. Rows after the newest completely built escrow deposit are never
+pruned: the next incremental deposit is made from them (escrow/services.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 
 from domainpriv.audit import SYSTEM, Actor, record_event
 from domainpriv.changes.affects import NOTHING
-from domainpriv.store import UnitOfWork
+from domainpriv.store import EscrowDeposit, UnitOfWork
 from domainpriv.store.changes import ChangeFeedState, DomainChange
 
 
@@ -33,8 +33,12 @@ def prune_changes(
         s = uow.session
         horizon = int(s.scalar(select(ChangeFeedState.pruned_through).where(ChangeFeedState.id == 1)) or 0)
         through = s.scalar(select(func.max(DomainChange.position)).where(DomainChange.changed_at < older_than))
-        if through is not None and keep_after is not None:
-            through = min(through, keep_after)
+        escrow_needs = s.scalar(
+            select(func.max(EscrowDeposit.feed_position)).where(EscrowDeposit.built_at.is_not(None))
+        )
+        for bound in (keep_after, escrow_needs):
+            if through is not None and bound is not None:
+                through = min(through, bound)
         if through is None or through <= horizon:
             return PruneReport(0, horizon)
         deleted = s.execute(delete(DomainChange).where(DomainChange.position <= through)).rowcount  # type: ignore[attr-defined]

@@ -410,6 +410,34 @@ def set_privacy_mode(
     return record
 
 
+def delete_domain(uow: UnitOfWork, *, actor: Actor, domain: str, reason: str) -> DomainRecord:
+    """Delete a domain registration (staff: a deletion at the registry, a cancelled order). Its contacts stay (other
+    domains may use them). The change feed names the domain, so caches drop it and the next incremental escrow
+    deposit reports it as deleted. Returns the record as it was. Raises ValidationError, DomainNotFound."""
+    a_label = normalize_domain_name(domain, "domain")
+    with uow:
+        now = uow.clock()
+        s = uow.session
+        row = _domain(s, a_label)
+        before = domain_record(s, row)
+        s.delete(row)
+        s.flush()  # flush: the name servers go with it (cascade) before the event is chained
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action="domain:delete",
+            object_type="domain",
+            object_key=a_label,
+            reason=reason,
+            before=before.to_json(),
+            after=None,
+            affects=domains(a_label),
+        )
+        uow.commit()
+    return before
+
+
 def sync_privacy_service(uow: UnitOfWork, *, actor: Actor, settings: PrivacyServiceSettings) -> bool:
     """Make the stored privacy-service identity match the config; audited when it changes. Returns whether
     anything changed."""

@@ -4,6 +4,7 @@ from domainpriv.store.accounts import Account, Consent
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
 from domainpriv.store.changes import ChangeFeedState, DomainChange
+from domainpriv.store.escrow import EscrowDeposit, EscrowFile
 from domainpriv.store.registration import Contact, Domain, Nameserver, PrivacyServiceIdentity
 from domainpriv.store.session import UnitOfWork, make_engine, make_read_engine, session_factory
 from domainpriv.vocabulary import CONTACT_ROLES, AccountKind, ConsentPurpose, PrivacyMode
@@ -20,6 +21,8 @@ __all__ = [
     "Contact",
     "Domain",
     "DomainChange",
+    "EscrowDeposit",
+    "EscrowFile",
     "Nameserver",
     "PrivacyMode",
     "PrivacyServiceIdentity",

@@ -1,0 +1,40 @@
+"""The sweep: every job that is due, run once. What the scheduler's leader calls, and `domainpriv sweep` (for
+sites driven by cron, and for tests).
+
+Jobs only call services that decide from the data what is due (STYLE §5), so running the sweep twice, late, or
+in two daemons at once loses and doubles nothing. Later capabilities add their parts here (case deadlines,
+reminders, the outbox).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from domainpriv.config import Settings
+from domainpriv.escrow.due import DueResult, run_due_deposits
+from domainpriv.store import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    escrow: list[DueResult]
+
+    def lines(self) -> list[str]:
+        out = [
+            f"escrow {r.kind} deposit scheduled for {r.scheduled_for.isoformat()}: {r.outcome}"
+            + (f" (deposit {r.deposit_id})" if r.deposit_id is not None else "")
+            + (f": {r.error}" if r.error else "")
+            for r in self.escrow
+        ]
+        return out or ["nothing was due"]
+
+
+def sweep(uow: UnitOfWork, settings: Settings, now: datetime) -> SweepReport:
+    """Run what is due at `now`."""
+    if not settings.escrow.configured:
+        log.debug("escrow is not set up (escrow.agent_public_key is empty): no deposits are scheduled")
+    return SweepReport(escrow=run_due_deposits(uow, settings, now))

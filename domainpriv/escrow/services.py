@@ -125,11 +125,12 @@ def run_deposit(
     if want_upload and not es.sftp_url:
         raise EscrowError("escrow.sftp_url is empty: nowhere to upload (use --no-upload to keep the deposit local)")
     with work_lock(uow):
-        deposit_id = _open(uow, es, kind=kind, actor=actor, upload=want_upload, scheduled_for=scheduled_for)
+        deposit_id, created = _open(uow, es, kind=kind, actor=actor, upload=want_upload, scheduled_for=scheduled_for)
         current = get_deposit(uow, deposit_id)
         try:
             if current.built_at is None:
-                _build(uow, settings, deposit_id, crypto=crypto, actor=actor, progress=progress, naming=naming)
+                _build(uow, settings, deposit_id, crypto=crypto, actor=actor, progress=progress, naming=naming,
+                       resumed=not created)  # fmt: skip
             current = get_deposit(uow, deposit_id)
             if current.upload_wanted and current.state != states.UPLOADED:
                 _upload(uow, es, deposit_id, actor=actor, progress=progress)
@@ -176,8 +177,9 @@ def work_folder(settings: EscrowSettings, deposit_id: int) -> Path:
 
 def _open(
     uow: UnitOfWork, es: EscrowSettings, *, kind: Kind, actor: Actor, upload: bool, scheduled_for: datetime | None
-) -> int:
-    """The deposit this run works on: the scheduled one, an unfinished one of today, or a new revision."""
+) -> tuple[int, bool]:
+    """The deposit this run works on: the scheduled one, an unfinished one of today, or a new revision
+    (then created: True)."""
     with uow:
         s = uow.session
         now = uow.clock()
@@ -197,7 +199,7 @@ def _open(
             if existing is not None and _complete(existing):
                 existing = None  # done today already: this run is a new revision
         if existing is not None:
-            return existing.id
+            return existing.id, False
         revision = s.scalar(
             select(func.coalesce(func.max(EscrowDeposit.revision) + 1, 0)).where(
                 EscrowDeposit.deposit_date == deposit_date, EscrowDeposit.kind == kind
@@ -212,15 +214,15 @@ def _open(
             trigger="manual" if scheduled_for is None else "schedule",
             scheduled_for=scheduled_for,
             upload_wanted=upload,
-            attempts=0,
+            attempts=1,
             created_at=now,
             updated_at=now,
         )
         s.add(row)
         s.flush()
-        _audit(s, row, now=now, actor=actor, details={"to": states.BUILDING, "trigger": row.trigger})
+        _audit(s, row, now=now, actor=actor, details={"to": states.BUILDING, "attempt": 1, "trigger": row.trigger})
         uow.commit()
-        return row.id
+        return row.id, True
 
 
 def _complete(row: EscrowDeposit) -> bool:
@@ -252,6 +254,11 @@ def _transition(
         _audit(s, row, now=now, actor=actor, details=details)
         uow.commit()
         return row
+
+
+def _transition_view(uow: UnitOfWork, deposit_id: int, wanted: str, *, actor: Actor) -> DepositView:
+    _transition(uow, deposit_id, wanted, actor=actor)
+    return get_deposit(uow, deposit_id)
 
 
 def _fail(uow: UnitOfWork, deposit_id: int, *, actor: Actor, error: str) -> None:
@@ -295,10 +302,10 @@ def _build(
     actor: Actor,
     progress: RunProgress | None,
     naming: Naming,
+    resumed: bool,
 ) -> None:
     es = settings.escrow
-    row = _transition(uow, deposit_id, states.BUILDING, actor=actor)
-    deposit = deposit_view(row)
+    deposit = _transition_view(uow, deposit_id, states.BUILDING, actor=actor) if resumed else get_deposit(uow, deposit_id)
     profile = get_profile(deposit.profile)
     name = DepositName(settings.registrar.iana_id, deposit.deposit_date, deposit.kind, deposit.revision)  # type: ignore[arg-type]
     work = build.private_folder(work_folder(es, deposit_id))
@@ -415,8 +422,7 @@ def _upload(
     uow: UnitOfWork, es: EscrowSettings, deposit_id: int, *, actor: Actor, progress: RunProgress | None
 ) -> None:
     target = SftpTarget.parse(es.sftp_url)
-    row = _transition(uow, deposit_id, states.UPLOADING, actor=actor)
-    deposit = deposit_view(row)
+    deposit = _transition_view(uow, deposit_id, states.UPLOADING, actor=actor)
     folder = deposit_folder(es, deposit)
     files = [folder / f.name for f in deposit.files]
     for f in deposit.files:  # what goes out is exactly what was built

@@ -524,12 +524,19 @@ def escrow_mapping(config: ConfigOption = None) -> None:
 
 @app.command("sweep")
 def sweep_cmd(config: ConfigOption = None) -> None:
-    """Run every due job once (scheduled escrow deposits, with catch-up): what the daemon's scheduler does."""
+    """Run every due job once (scheduled escrow deposits, with catch-up): what the daemon's scheduler does. Skipped
+    while a daemon's scheduler is the leader (it runs them)."""
+    from domainpriv.scheduling import LeaderLock, sweep_once
     from domainpriv.sweep import sweep
 
     settings = _settings(config)
     uow = _uow(settings)
-    for line in sweep(uow, settings, uow.clock()).lines():
+    lines: list[str] = []
+    ran = sweep_once(LeaderLock(settings.database.url), lambda now: lines.extend(sweep(uow, settings, now).lines()),
+                     clock=uow.clock)  # fmt: skip
+    if not ran:
+        out.print("a daemon's scheduler is the leader and runs the sweeps: skipped")
+    for line in lines:
         out.print(line, markup=False)
 
 

@@ -161,7 +161,7 @@ def _scheduler(settings: Settings, engine: Engine) -> JobScheduler:
     return JobScheduler(
         lock=LeaderLock(engine.url.render_as_string(hide_password=False)),
         sweep=lambda now: log_sweep(sweep(uow, settings, now).lines()),
-        cron_wakeups=[expr for expr in (es.full_cron, es.incremental_cron) if expr],
+        cron_wakeups={"escrow.full_cron": es.full_cron, "escrow.incremental_cron": es.incremental_cron},  # "": off
         sweep_interval_seconds=settings.scheduler.sweep_interval_seconds,
         leader_poll_seconds=settings.scheduler.leader_poll_seconds,
     )

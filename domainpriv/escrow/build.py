@@ -4,11 +4,12 @@ hash file, each step its own module (STYLE §5); this one only chains them and k
 Plain CSVs and their gzip hold personal data in clear, so they live only in a private work folder (mode 0700)
 and are deleted as soon as their encrypted form exists; the work folder of a killed run is wiped by the next one.
 Final files are written under a temporary name and renamed when complete, so a final name never shows a partial
-file (a `kill -9` at any moment leaves only `.tmp` files, which the next run removes).
+file; a `kill -9` at any moment leaves a deposit still `building`, whose folder the next run empties and rebuilds.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -127,7 +128,7 @@ def seal(
         csvfiles.gzip_file(part.path, gz)
         part.path.unlink()
         sealed = final / f"{gz.name}.gpg"
-        _atomically(sealed, lambda tmp, src=gz: crypto.encrypt_and_sign(src, tmp))
+        _atomically(sealed, functools.partial(crypto.encrypt_and_sign, gz))
         gz.unlink()
         built.append(
             BuiltFile(
@@ -144,7 +145,7 @@ def seal(
 
 def _signature(path: Path, crypto: DepositCrypto) -> BuiltFile:
     sig = path.with_name(f"{path.name}.sig")
-    _atomically(sig, lambda tmp: crypto.sign_detached(path, tmp))
+    _atomically(sig, functools.partial(crypto.sign_detached, path))
     return BuiltFile(sig.name, "signature", *_size_and_digest(sig))
 
 
@@ -173,13 +174,6 @@ def _size_and_digest(path: Path) -> tuple[int, str]:
 def size_and_digest(path: Path) -> tuple[int, str]:
     """(bytes, SHA-256 hex) of a stored file, for verification."""
     return _size_and_digest(path)
-
-
-def remove_temporaries(folder: Path) -> None:
-    """Delete what a killed run left under temporary names."""
-    if folder.is_dir():
-        for leftover in folder.glob("*.tmp"):
-            leftover.unlink(missing_ok=True)
 
 
 def counted(items: Iterable[T], seen: list[int]) -> Iterator[T]:

@@ -158,7 +158,7 @@ class _OpenPart:
         self.bytes += len(data)
         self.rows += 1
 
-    def commit(self) -> CsvPart:
+    def finish(self) -> CsvPart:
         _commit(self.fh, self.tmp, self.final)
         return CsvPart(self.final, self.rows, self.bytes, self.digest.hexdigest())
 
@@ -279,7 +279,7 @@ class SplitCsvWriter:
         assert self._current is not None
         part, self._current = self._current, None
         try:
-            self._parts.append(part.commit())
+            self._parts.append(part.finish())
         except BaseException:
             part.discard()
             raise

@@ -82,12 +82,11 @@ def restore_test(
     if not agent_secret_key.is_file():
         raise EscrowError(f"agent secret key {agent_secret_key}: no such file")
     es = settings.escrow
-    crypto = crypto_for(es)
-    registrar_key = export_public_key(es.gnupg_home, crypto.signing_fingerprint)
     profile = get_profile(deposit.profile)
     report = RestoreReport(deposit)
     folder = deposit_folder(es, deposit)
-    with _scratch() as scratch:
+    with crypto_for(es) as crypto, _scratch() as scratch:
+        registrar_key = export_public_key(es.gnupg_home, crypto.signing_fingerprint)
         db = sqlite3.connect(scratch / "restored.sqlite3")
         try:
             digests = _hash_file(folder, deposit, crypto_verify=crypto.verify_detached)
@@ -175,16 +174,16 @@ def _load(
 ) -> int:
     header = layout.header()
     columns = ", ".join(f'"{c}"' for c in header)
-    db.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns}, PRIMARY KEY ("{header[0]}"))')
+    db.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns}, PRIMARY KEY ("{header[0]}"))')  # noqa: S608
     placeholders = ", ".join("?" for _ in header)
     rows = 0
-    for values in csvfiles.read_csv(plain, header):
-        try:
-            db.execute(f'INSERT INTO "{table}" VALUES ({placeholders})', values)
-        except sqlite3.IntegrityError:
-            report.add(Difference(values[0], "(row)", "deposited more than once"), keep)
-        rows += 1
-    db.commit()
+    with db:  # one transaction for the file
+        for values in csvfiles.read_csv(plain, header):
+            try:
+                db.execute(f'INSERT INTO "{table}" VALUES ({placeholders})', values)  # noqa: S608 - our own names
+            except sqlite3.IntegrityError:
+                report.add(Difference(values[0], "(row)", "deposited more than once"), keep)
+            rows += 1
     return rows
 
 

@@ -30,7 +30,7 @@ from domainpriv.escrow import build, states
 from domainpriv.escrow.naming import DEFAULT_NAMING, DepositName, Naming
 from domainpriv.escrow.openpgp import DepositCrypto
 from domainpriv.escrow.profiles import DepositContext, get_profile
-from domainpriv.escrow.record import EscrowDeletion
+from domainpriv.escrow.record import EscrowDeletion, EscrowDomain
 from domainpriv.escrow.sftp import SftpTarget, upload_files
 from domainpriv.escrow.snapshot import FeedPruned, Snapshot, open_snapshot
 from domainpriv.escrow.views import DepositView, deposit_label, deposit_view
@@ -72,7 +72,8 @@ class RunProgress:
 
 
 def crypto_for(settings: EscrowSettings) -> DepositCrypto:
-    """The registrar's OpenPGP side as configured, checked (raises a clear error naming the key)."""
+    """The registrar's OpenPGP side as configured, checked (raises a clear error naming the key). Use it as a
+    context manager: leaving it stops the gpg-agent it started."""
     if not settings.configured:
         raise EscrowNotConfigured()
     passphrase = None
@@ -89,7 +90,11 @@ def crypto_for(settings: EscrowSettings) -> DepositCrypto:
         signing_key=settings.signing_key,
         passphrase=passphrase,
     )
-    crypto.check()
+    try:
+        crypto.check()
+    except BaseException:
+        crypto.close()  # stops the gpg-agent the check started
+        raise
     return crypto
 
 
@@ -120,7 +125,24 @@ def run_deposit(
     `upload` (default: when escrow.sftp_url is set). Returns the deposit; raises EscrowError (the deposit then
     stays `failed`, resumable, with the reason in last_error)."""
     es = settings.escrow
-    crypto = crypto_for(es)
+    with crypto_for(es) as crypto:
+        return _run(uow, settings, crypto, kind=kind, actor=actor, upload=upload, scheduled_for=scheduled_for,
+                    progress=progress, naming=naming)  # fmt: skip
+
+
+def _run(
+    uow: UnitOfWork,
+    settings: Settings,
+    crypto: DepositCrypto,
+    *,
+    kind: Kind,
+    actor: Actor,
+    upload: bool | None,
+    scheduled_for: datetime | None,
+    progress: RunProgress | None,
+    naming: Naming,
+) -> DepositView:
+    es = settings.escrow
     want_upload = bool(es.sftp_url) if upload is None else upload
     if want_upload and not es.sftp_url:
         raise EscrowError("escrow.sftp_url is empty: nowhere to upload (use --no-upload to keep the deposit local)")
@@ -309,8 +331,7 @@ def _build(
     profile = get_profile(deposit.profile)
     name = DepositName(settings.registrar.iana_id, deposit.deposit_date, deposit.kind, deposit.revision)  # type: ignore[arg-type]
     work = build.private_folder(work_folder(es, deposit_id))
-    final = deposit_folder(es, deposit)
-    build.remove_temporaries(final)
+    final = build.private_folder(deposit_folder(es, deposit))  # never uploaded (not built yet): start clean
     limits = build.Limits(es.max_rows_per_file, es.max_bytes_per_file)
     ctx = DepositContext(settings.registrar.iana_id)
     try:
@@ -398,7 +419,7 @@ def _content(
     names = sorted(changed.last_change)
     present: set[str] = set()
 
-    def domains() -> Iterator[build.EscrowDomain]:
+    def domains() -> Iterator[EscrowDomain]:
         for domain in snap.domains_named(names):
             present.add(domain.name)
             yield domain
@@ -451,7 +472,7 @@ def _upload(
     now = uow.clock()
     with uow:
         s = uow.session
-        for f in s.scalars(select(EscrowFile).where(EscrowFile.deposit_id == deposit_id)):
-            f.uploaded_at = now
+        for stored in s.scalars(select(EscrowFile).where(EscrowFile.deposit_id == deposit_id)):
+            stored.uploaded_at = now
         uow.commit()
     _transition(uow, deposit_id, states.UPLOADED, actor=actor, uploaded_at=now)

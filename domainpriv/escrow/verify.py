@@ -8,11 +8,13 @@ recorded CSV digests. Decrypting needs the agent's secret key: that is the resto
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from domainpriv.config import Settings
 from domainpriv.escrow.build import size_and_digest
-from domainpriv.escrow.openpgp import OpenPgpError
+from domainpriv.escrow.openpgp import DepositCrypto, OpenPgpError
 from domainpriv.escrow.services import crypto_for, deposit_folder, get_deposit
+from domainpriv.escrow.views import DepositView, FileView
 from domainpriv.store import UnitOfWork
 
 
@@ -28,8 +30,12 @@ def verify_deposit(uow: UnitOfWork, settings: Settings, deposit_id: int) -> Veri
     if deposit.built_at is None:
         report.problems.append(f"deposit {deposit.label} was never completely built ({deposit.state})")
         return report
-    crypto = crypto_for(settings.escrow)
-    folder = deposit_folder(settings.escrow, deposit)
+    with crypto_for(settings.escrow) as crypto:
+        _check_files(crypto, deposit, deposit_folder(settings.escrow, deposit), report)
+    return report
+
+
+def _check_files(crypto: DepositCrypto, deposit: DepositView, folder: Path, report: VerifyReport) -> None:
     by_name = {f.name: f for f in deposit.files}
     for f in deposit.files:
         path = folder / f.name
@@ -58,10 +64,9 @@ def verify_deposit(uow: UnitOfWork, settings: Settings, deposit_id: int) -> Veri
             else:
                 report.problems.append(f"{f.name}: not encrypted to the configured agent key")
     _check_hash_file(deposit.files, folder, report)
-    return report
 
 
-def _check_hash_file(files: tuple, folder, report: VerifyReport) -> None:  # type: ignore[type-arg, no-untyped-def]
+def _check_hash_file(files: tuple[FileView, ...], folder: Path, report: VerifyReport) -> None:
     hashes = [f for f in files if f.role == "hash"]
     if len(hashes) != 1:
         report.problems.append(f"{len(hashes)} hash files recorded (one expected)")
@@ -69,7 +74,7 @@ def _check_hash_file(files: tuple, folder, report: VerifyReport) -> None:  # typ
     path = folder / hashes[0].name
     if not path.is_file():
         return  # already reported missing
-    listed = {}
+    listed: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         digest, sep, name = line.partition("  ")
         if not sep:

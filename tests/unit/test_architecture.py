@@ -56,6 +56,7 @@ def test_no_module_commits_outside_a_service() -> None:
         "transfer/importer.py",
         "audit.py",
         "changes/services.py",
+        "escrow/services.py",
     }
     offenders = [
         str(p.relative_to(PACKAGE))

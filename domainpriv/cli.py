@@ -462,8 +462,9 @@ def escrow_show(deposit_id: Annotated[int, typer.Argument(help="Deposit id.")], 
     if json:
         _print_json(doc)
         return
-    for key in ("id", "label", "state", "profile", "trigger", "scheduled_for", "watermark", "feed_position",
-                "base_deposit", "domains", "deletions", "attempts", "last_error", "built_at", "uploaded_at"):  # fmt: skip
+    shown = ("id", "label", "state", "profile", "trigger", "scheduled_for", "watermark", "feed_position",
+             "base_deposit", "domains", "deletions", "attempts", "last_error", "built_at", "uploaded_at")  # fmt: skip
+    for key in shown:
         out.print(f"{key}: {doc[key] if doc[key] is not None else '-'}", markup=False)
     for f in deposit.files:
         rows = f" {f.rows} rows, csv {f.csv_bytes} bytes sha256 {f.csv_sha256}" if f.role == "data" else ""
@@ -499,8 +500,8 @@ def escrow_restore_test(
 
     settings = _settings(config)
     report = restore.restore_test(_uow(settings), settings, deposit_id, agent_secret_key=agent_secret_key)
-    rows = ", ".join(f"{n} {t}" for t, n in sorted(report.rows.items()))
-    out.print(f"deposit {report.deposit.label}: {report.files} files decrypted and verified ({rows} rows restored)")
+    rows = ", ".join(f"{t} {n}" for t, n in sorted(report.rows.items()))
+    out.print(f"deposit {report.deposit.label}: {report.files} files decrypted and verified (rows restored: {rows})")
     out.print(f"compared {report.compared} domains with the live data; {report.changed_since} changed since the "
               "watermark (not compared)")  # fmt: skip
     if report.identical:

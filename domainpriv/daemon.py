@@ -30,9 +30,9 @@ from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import RecordCache
 from domainpriv.rdds.rdap_app import RdapApp
 from domainpriv.rdds.whois_server import WhoisServer
+from domainpriv.registration.lookup import AsyncLookups
 from domainpriv.scheduling.leader import LeaderLock
 from domainpriv.scheduling.scheduler import JobScheduler
-from domainpriv.registration.lookup import AsyncLookups
 from domainpriv.store import UnitOfWork, make_engine, make_read_engine
 from domainpriv.sweep import sweep
 

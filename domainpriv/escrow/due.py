@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
 from domainpriv.audit import SYSTEM, Actor
 from domainpriv.config import Settings
 from domainpriv.escrow import states
+from domainpriv.escrow.openpgp import OpenPgpError
 from domainpriv.escrow.services import EscrowBusy, EscrowError, Kind, run_deposit
 from domainpriv.scheduling.cron import latest_fire_time
 from domainpriv.store import EscrowDeposit, UnitOfWork
@@ -24,6 +26,14 @@ from domainpriv.store import EscrowDeposit, UnitOfWork
 log = logging.getLogger(__name__)
 
 MAX_RETRY_PAUSE = timedelta(hours=1)
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """A configuration problem is logged once per process, not at every sweep."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,10 @@ def cron_of(settings: Settings, kind: Kind) -> str:
 def run_due_deposits(uow: UnitOfWork, settings: Settings, now: datetime, *, actor: Actor = SYSTEM) -> list[DueResult]:
     """Make every deposit that is due at `now` (full first: an incremental due at the same time follows it)."""
     if not settings.escrow.configured:
+        return []
+    if not Path(settings.escrow.agent_public_key).is_file():
+        _warn_once(f"escrow.agent_public_key {settings.escrow.agent_public_key}: no such file; scheduled deposits "
+                   "wait for it (the demo's keys: `domainpriv demo load`)")  # fmt: skip
         return []
     results: list[DueResult] = []
     for kind in ("full", "incremental"):
@@ -72,7 +86,7 @@ def _make(uow: UnitOfWork, settings: Settings, kind: Kind, due: datetime, now: d
         deposit = run_deposit(uow, settings, kind=kind, actor=actor, scheduled_for=due)
     except EscrowBusy:
         return DueResult(kind, due, "busy")
-    except EscrowError as exc:
+    except (EscrowError, OpenPgpError) as exc:
         log.warning("scheduled escrow deposit (%s, %s) failed: %s", kind, due.isoformat(), exc)
         failed = _scheduled(uow, kind, due)
         return DueResult(kind, due, "failed", failed.id if failed else None, str(exc))

@@ -53,7 +53,6 @@ def ensure_demo_agent_key(settings: Settings) -> tuple[Path, bool]:
         key = openpgp.generate_key(home, user_id=DEMO_AGENT_USER_ID, algorithm="ed25519")
         _write_private(secret, openpgp.export_secret_key(home, key.fingerprint))
         public.write_text(openpgp.export_public_key(home, key.fingerprint), encoding="utf-8")
-        openpgp.stop_agent(home)
     return public, True
 
 

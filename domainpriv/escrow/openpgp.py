@@ -50,6 +50,7 @@ __all__ = [
     "export_public_key",
     "export_secret_key",
     "generate_key",
+    "secret_keys",
 ]
 
 MAX_SOCKET_PATH_BYTES = 106  # gpg 2.2.40's agent does not start when S.gpg-agent.browser's path is longer (measured)
@@ -124,6 +125,12 @@ def generate_key(
             raise OpenPgpError(f"could not generate a key in {home}: {_reason(result.stderr)}")
         listed = _listed_key(gpg, fingerprint)
     return KeyInfo(fingerprint, listed["uids"][0] if listed and listed["uids"] else user_id.strip())
+
+
+def secret_keys(home: Path) -> list[KeyInfo]:
+    """The secret keys of `home` (`escrow keygen` creates one only when there is none)."""
+    with _session(_existing_home(home, "gnupg home")) as gpg:
+        return [KeyInfo(k["fingerprint"], (k.get("uids") or [""])[0]) for k in gpg.list_keys(secret=True)]
 
 
 def export_public_key(home: Path, fingerprint: str) -> str:

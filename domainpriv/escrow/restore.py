@@ -174,7 +174,7 @@ def _load(
 ) -> int:
     header = layout.header()
     columns = ", ".join(f'"{c}"' for c in header)
-    db.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns}, PRIMARY KEY ("{header[0]}"))')  # noqa: S608
+    db.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns}, PRIMARY KEY ("{header[0]}"))')
     placeholders = ", ".join("?" for _ in header)
     rows = 0
     with db:  # one transaction for the file

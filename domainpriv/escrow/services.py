@@ -158,8 +158,8 @@ def _run(
                 _upload(uow, es, deposit_id, actor=actor, progress=progress)
         except BaseException as exc:  # Ctrl-C included: leave a failed, resumable deposit, never a half one
             _fail(uow, deposit_id, actor=actor, error=_describe(exc))
-            if isinstance(exc, (DomainprivError, FeedPruned)) and not isinstance(exc, EscrowError):
-                raise EscrowError(f"escrow deposit {current.label} failed: {exc}") from exc
+            if isinstance(exc, (DomainprivError, FeedPruned, OSError)) and not isinstance(exc, EscrowError):
+                raise EscrowError(f"escrow deposit {current.label} failed: {_describe(exc)}") from exc
             raise
     return get_deposit(uow, deposit_id)
 
@@ -309,6 +309,8 @@ def _describe(exc: BaseException) -> str:
         return "interrupted"
     if isinstance(exc, (DomainprivError, FeedPruned)):
         return str(exc)
+    if isinstance(exc, OSError):  # a file of the deposit: its path, never its contents
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
     return f"{type(exc).__name__} (see the daemon's log)"
 
 
@@ -327,7 +329,10 @@ def _build(
     resumed: bool,
 ) -> None:
     es = settings.escrow
-    deposit = _transition_view(uow, deposit_id, states.BUILDING, actor=actor) if resumed else get_deposit(uow, deposit_id)
+    if resumed:
+        deposit = _transition_view(uow, deposit_id, states.BUILDING, actor=actor)
+    else:
+        deposit = get_deposit(uow, deposit_id)
     profile = get_profile(deposit.profile)
     name = DepositName(settings.registrar.iana_id, deposit.deposit_date, deposit.kind, deposit.revision)  # type: ignore[arg-type]
     work = build.private_folder(work_folder(es, deposit_id))

@@ -16,26 +16,20 @@ import pytest
 from sqlalchemy import text
 
 from domainpriv.audit import Actor
-from domainpriv.config import Settings, load_settings
+from domainpriv.config import Settings
 from domainpriv.escrow import restore, services, verify
 from domainpriv.escrow.profiles import get_profile
 from domainpriv.escrow.services import EscrowError
 from domainpriv.registration import services as registration
 from domainpriv.store import UnitOfWork
 from domainpriv.vocabulary import PrivacyMode
-from support.pgp_keys import EscrowKeys, escrow_keys, gpg_decrypt, sq_verify  # noqa: F401  (a fixture)
+from support import pgp_keys
+from support.escrow import escrow_settings
+from support.pgp_keys import EscrowKeys, gpg_decrypt, sq_verify
 
 ACTOR = Actor("cli", "tests")
 
-
-def escrow_settings(keys: EscrowKeys, out: Path, **extra: str) -> Settings:
-    env = {
-        "DOMAINPRIV_ESCROW_OUTPUT_DIR": str(out),
-        "DOMAINPRIV_ESCROW_GNUPG_HOME": str(keys.registrar_home),
-        "DOMAINPRIV_ESCROW_AGENT_PUBLIC_KEY": str(keys.agent_public_key),
-        **{f"DOMAINPRIV_ESCROW_{k.upper()}": v for k, v in extra.items()},
-    }
-    return load_settings(environ=env)
+escrow_keys = pgp_keys.escrow_keys  # the shared fixture
 
 
 def decrypted_rows(keys: EscrowKeys, settings: Settings, deposit: services.DepositView, work: Path,
@@ -227,7 +221,7 @@ def test_a_missing_agent_key_is_one_clear_error_and_writes_nothing(
     demo_uow: UnitOfWork, escrow_keys: EscrowKeys, tmp_path: Path
 ) -> None:
     settings = escrow_settings(escrow_keys, tmp_path / "escrow", agent_public_key=str(tmp_path / "nope.asc"))
-    with pytest.raises(Exception, match="nope.asc") as caught:
+    with pytest.raises(Exception, match=r"nope\.asc") as caught:
         services.run_deposit(demo_uow, settings, kind="full", actor=ACTOR, upload=False)
     assert "\n" not in str(caught.value)
     assert services.list_deposits(demo_uow) == []
@@ -239,10 +233,17 @@ def test_every_transition_is_audited(demo_uow: UnitOfWork, escrow_keys: EscrowKe
     settings = escrow_settings(escrow_keys, tmp_path / "escrow")
     deposit = services.run_deposit(demo_uow, settings, kind="full", actor=ACTOR, upload=False)
     with demo_uow.engine.connect() as conn:
-        actions = conn.execute(
-            text("SELECT action FROM audit_event WHERE object_type = 'escrow_deposit' AND object_key = :k ORDER BY seq"),
-            {"k": deposit.label},
-        ).scalars().all()
+        actions = (
+            conn.execute(
+                text(
+                    "SELECT action FROM audit_event WHERE object_type = 'escrow_deposit' AND object_key = :k"
+                    " ORDER BY seq"
+                ),
+                {"k": deposit.label},
+            )
+            .scalars()
+            .all()
+        )
     assert actions == ["escrow:deposit:building", "escrow:deposit:built"]
     verify_audit_log(demo_uow)
 

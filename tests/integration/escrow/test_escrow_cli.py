@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from support import pgp_keys
 from support.daemons import daemon_env
-from support.pgp_keys import EscrowKeys, escrow_keys, gpg_decrypt  # noqa: F401  (a fixture)
+from support.pgp_keys import EscrowKeys, gpg_decrypt
+
+escrow_keys = pgp_keys.escrow_keys  # the shared fixture
 
 
 def escrow_env(keys: EscrowKeys, out: Path, **extra: str) -> dict[str, str]:

@@ -310,6 +310,17 @@ def domain_show(
                 out.print(f"  {key}: {', '.join(value) if isinstance(value, list) else value}")
 
 
+@domain_app.command("delete")
+def domain_delete(
+    name: Annotated[str, typer.Argument(help="Domain name, U-label or A-label.")],
+    reason: ReasonOption,
+    config: ConfigOption = None,
+) -> None:
+    """Delete a registration (staff); its contacts stay. The next incremental escrow deposit reports it."""
+    record = registration.delete_domain(_uow(_settings(config)), actor=_actor(), domain=name, reason=reason)
+    out.print(f"{record.name}: deleted")
+
+
 @privacy_app.command("set")
 def privacy_set(
     name: Annotated[str, typer.Argument(help="Domain name.")],

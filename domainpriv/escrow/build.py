@@ -1,10 +1,11 @@
-"""Building a deposit's files: snapshot rows -> split CSVs -> gzip -> encrypt + sign -> detached signatures ->
-hash file, each step its own module (STYLE §5); this one only chains them and keeps plain text short-lived.
+"""Building a deposit's files: snapshot rows -> split CSVs, gzipped as they are written -> encrypt + sign ->
+detached signatures -> hash file, each step its own module (STYLE §5); this one only chains them.
 
-Plain CSVs and their gzip hold personal data in clear, so they live only in a private work folder (mode 0700)
-and are deleted as soon as their encrypted form exists; the work folder of a killed run is wiped by the next one.
-Final files are written under a temporary name and renamed when complete, so a final name never shows a partial
-file; a `kill -9` at any moment leaves a deposit still `building`, whose folder the next run empties and rebuilds.
+The plain CSV never reaches the disk (it is piped into gzip). The gzip still holds personal data unencrypted, so
+it lives only in a private work folder (mode 0700) and is deleted as soon as its encrypted form exists; the work
+folder of a killed run is wiped by the next one. Final files are written under a temporary name and renamed when
+complete, so a final name never shows a partial file; a `kill -9` at any moment leaves a deposit still `building`,
+whose folder the next run empties and rebuilds.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Content:
     domains: Iterable[EscrowDomain]
     contacts: Iterable[EscrowContact] | None  # profiles with a handle file
     deletions: Iterable[EscrowDeletion] | None  # incrementals
+    records: Iterable[bytes] | None = None  # the domains' rows already rendered (Snapshot.records), instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,9 @@ def write_csvs(
 ) -> list[csvfiles.CsvPart]:
     """Stream the content into split CSVs in `work` (inside the snapshot's transaction)."""
     file_type = "full" if name.kind == "full" else "inc"
-    parts = _write_layout(work, content.domains, profile.domains, name, naming, file_type, ctx, limits, progress)
+    domains: Iterable[Any] = content.domains if content.records is None else content.records
+    parts = _write_layout(work, domains, profile.domains, name, naming, file_type, ctx, limits, progress,
+                          encoded=content.records is not None)  # fmt: skip
     if profile.contacts is not None and content.contacts is not None:
         parts += _write_layout(work, content.contacts, profile.contacts, name, naming, "hdl", ctx, limits, None)
     if content.deletions is not None:
@@ -95,6 +99,8 @@ def _write_layout(
     ctx: DepositContext,
     limits: Limits,
     progress: Progress | None,
+    *,
+    encoded: bool = False,
 ) -> list[csvfiles.CsvPart]:
     writer = csvfiles.SplitCsvWriter(
         work,
@@ -102,11 +108,15 @@ def _write_layout(
         layout.header(),
         max_rows=limits.max_rows,
         max_bytes=limits.max_bytes,
+        gzip_level=csvfiles.GZIP_LEVEL,
     )
     with writer:
         pending = 0
         for item in items:
-            writer.write(layout.row(item, ctx))
+            if encoded:
+                writer.write_encoded(item)
+            else:
+                writer.write(layout.row(item, ctx))
             pending += 1
             if progress is not None and pending == 1000:
                 progress(pending)
@@ -119,21 +129,17 @@ def _write_layout(
 def seal(
     parts: list[csvfiles.CsvPart], *, work: Path, final: Path, crypto: DepositCrypto, hash_name: str
 ) -> list[BuiltFile]:
-    """gzip, encrypt + sign and detach-sign each CSV into `final`, then the hash file; the plain text is deleted
-    as soon as it is sealed. Returns the stored files, data first, hash file last."""
+    """Encrypt + sign and detach-sign each (gzipped) CSV into `final`, then the hash file; the compressed plain
+    text is deleted as soon as it is sealed. Returns the stored files, data first, hash file last."""
     final.mkdir(parents=True, exist_ok=True)
     built: list[BuiltFile] = []
     for part in parts:
-        gz = work / f"{part.path.name}.gz"
-        csvfiles.gzip_file(part.path, gz)
-        part.path.unlink()
+        gz = part.path  # compressed while it was written (csvfiles.SplitCsvWriter, gzip_level)
         sealed = final / f"{gz.name}.gpg"
         _atomically(sealed, functools.partial(crypto.encrypt_and_sign, gz))
         gz.unlink()
         built.append(
-            BuiltFile(
-                sealed.name, "data", *_size_and_digest(sealed), part.path.name, part.rows, part.bytes, part.sha256
-            )
+            BuiltFile(sealed.name, "data", *_size_and_digest(sealed), part.csv_name, part.rows, part.bytes, part.sha256)
         )
         built.append(_signature(sealed, crypto))
     hash_file = final / hash_name

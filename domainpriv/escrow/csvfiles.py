@@ -24,17 +24,19 @@ SHA-256 of each uncompressed CSV in a `sha256sum` hash file, then gzip.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
 import io
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, cast
 
 from domainpriv.errors import DomainprivError
 
@@ -94,6 +96,11 @@ class CsvPart:
     rows: int  # data rows + the header row
     bytes: int  # size of the uncompressed CSV
     sha256: str  # hex digest of the uncompressed CSV
+
+    @property
+    def csv_name(self) -> str:
+        """The plain CSV's name (also for a part compressed while written: `path` is then NAME.gz)."""
+        return self.path.name.removesuffix(".gz")
 
 
 class _RowEncoder:
@@ -167,6 +174,49 @@ class _OpenPart:
         self.tmp.unlink(missing_ok=True)
 
 
+class _GzipPart(_OpenPart):
+    """A part compressed while it is written: the plain text goes through a pipe into `gzip -n` (deterministic:
+    no name, no time stamp), so it never reaches the disk and the compression runs on another core while rows
+    are still being produced. Size and digest stay those of the plain CSV. The part is `NAME.gz`."""
+
+    def __init__(self, directory: Path, name: str, header: bytes, level: int) -> None:
+        self._out = (directory / (name + ".gz" + _TMP_SUFFIX)).open("wb")
+        try:
+            command = ["gzip", "-n", f"-{level}", "-c"]  # fixed arguments; gzip from PATH (S603 below)
+            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=self._out, bufsize=_CHUNK_BYTES)  # noqa: S603
+        except OSError as exc:
+            self._out.close()
+            raise DepositFileError(f"cannot run gzip: {exc.strerror}") from None
+        assert self._proc.stdin is not None
+        self.final = directory / (name + ".gz")
+        self.tmp = directory / (name + ".gz" + _TMP_SUFFIX)
+        self.fh = cast(BinaryIO, self._proc.stdin)
+        self.digest = hashlib.sha256()
+        self.bytes = 0
+        self.rows = 0
+        try:
+            self.write(header)
+        except BaseException:
+            self.discard()
+            raise
+
+    def finish(self) -> CsvPart:
+        self.fh.close()
+        if self._proc.wait() != 0:
+            self._out.close()
+            raise DepositFileError(f"gzip failed on {self.final.name} (exit status {self._proc.returncode})")
+        _commit(self._out, self.tmp, self.final)
+        return CsvPart(self.final, self.rows, self.bytes, self.digest.hexdigest())
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.fh.close()
+        self._proc.kill()
+        self._proc.wait()
+        self._out.close()
+        self.tmp.unlink(missing_ok=True)
+
+
 class SplitCsvWriter:
     """Writes rows into parts named `name_for(1)`, `name_for(2)`, ... each within max_rows and max_bytes.
 
@@ -182,7 +232,9 @@ class SplitCsvWriter:
         *,
         max_rows: int,
         max_bytes: int,
+        gzip_level: int | None = None,
     ) -> None:
+        self._gzip_level = gzip_level  # None: plain CSV parts; else NAME.gz parts, compressed while written
         self._encoder = _RowEncoder()
         self._header = self._encoder.text(header).encode("utf-8")
         if max_rows < 2:
@@ -219,6 +271,13 @@ class SplitCsvWriter:
             data = self._encoder.text(row).encode("utf-8")
         except UnicodeEncodeError:
             raise RowRejected(f"row {number}: a value is not encodable as UTF-8") from None
+        self.write_encoded(data)
+
+    def write_encoded(self, data: bytes) -> None:
+        """One record already encoded exactly as `write` would (UTF-8, RFC 4180, CRLF): the PostgreSQL fast path
+        of escrow/snapshot.py renders records in the database."""
+        self._check_open()
+        number = self._written + 1
         room = self._max_bytes - len(self._header)
         if len(data) > room:
             raise RowTooLarge(
@@ -272,7 +331,10 @@ class SplitCsvWriter:
         name = _plain_name(self._name_for(len(self._parts) + 1))
         if any(p.path.name == name for p in self._parts):
             raise DepositFileError(f"the name {name} was given to two parts")
-        self._current = _OpenPart(self._directory, name, self._header)
+        if self._gzip_level is None:
+            self._current = _OpenPart(self._directory, name, self._header)
+        else:
+            self._current = _GzipPart(self._directory, name, self._header, self._gzip_level)
         return self._current
 
     def _finish_part(self) -> None:
@@ -310,7 +372,7 @@ def write_hash_file(path: Path, parts: Sequence[CsvPart]) -> None:
     (after decryption and gunzip), which need not be where the hash file is written."""
     lines = []
     for part in parts:
-        name = part.path.name
+        name = part.csv_name
         if any(c in name for c in "\n\r\\"):  # sha256sum escapes such names; keep the plain two-space form
             raise DepositFileError(f"{name!r} cannot be listed in a sha256sum file")
         lines.append(f"{part.sha256}  {name}\n")

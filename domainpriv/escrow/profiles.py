@@ -111,6 +111,11 @@ class Column(Generic[T]):
     field_name: str
     abbreviation: str  # the CSV header
     value: Callable[[T, DepositContext], str]
+    # The same field rendered by PostgreSQL (escrow/snapshot.py's COPY fast path): an SQL expression over the
+    # aliases d (domain), rt/ac/tc/bc (the contacts) giving the field's CSV text, quoted where `value` would be;
+    # "{iana}" stands for the IANA ID. None: this column has no SQL form (the layout then takes the Python path).
+    # tests/integration/escrow/test_sql_records.py holds the two forms byte-identical.
+    sql: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,13 @@ class Layout(Generic[T]):
 
     def row(self, item: T, ctx: DepositContext) -> list[str]:
         return [c.value(item, ctx) for c in self.columns]
+
+    def sql_record(self, ctx: DepositContext) -> str | None:
+        """The SQL expression of one whole record (fields, commas, CRLF), or None when a column has no SQL form."""
+        if any(c.sql is None for c in self.columns):
+            return None
+        fields = " || ',' || ".join(f"({c.sql})" for c in self.columns)
+        return (fields + " || E'\\r\\n'").replace("{iana}", str(int(ctx.iana_id)))
 
     def file_type(self, kind: DepositKind) -> str:
         """The file-type token of the 2007 names: full/inc (the deposit's kind), hdl, del."""
@@ -207,13 +219,55 @@ _CONTACT_VALUES: Final[dict[str, Callable[[EscrowContact], str]]] = {
     "fax-ext": lambda c: _opt(c.fax_ext),
     "email": lambda c: c.email,
 }
+# SQL forms (see Column.sql). A field that may hold a comma, a quote or a line break is quoted the way Python's
+# csv module does with QUOTE_MINIMAL; the others are validated formats that never contain one (handles, country
+# codes, EPP phones, A-labels, timestamps, enum values).
+_CONTACT_SQL: Final[dict[str, str]] = {
+    "handle": "{c}.handle", "name": "{c}.name", "org": "{c}.org",
+    "street": "concat_ws(E'\\n', {c}.street1, {c}.street2, {c}.street3)", "city": "{c}.city", "state": "{c}.state",
+    "zip": "{c}.postal_code", "country": "{c}.country", "phone": "{c}.phone", "phone-ext": "{c}.phone_ext",
+    "fax": "{c}.fax", "fax-ext": "{c}.fax_ext", "email": "{c}.email",
+}  # fmt: skip
+_PLAIN_PARTS: Final = frozenset({"handle", "country", "phone", "phone-ext", "fax", "fax-ext"})
+_ROLE_ALIAS: Final = {"rt": "rt", "ac": "ac", "tc": "tc", "bc": "bc", "pp": "rt"}
+_PROXY: Final = PrivacyMode.PROXY.value
+
+
+def _quoted_sql(expr: str) -> str:
+    """`expr` (never NULL) as a CSV field: quoted, with quotes doubled, iff it holds a comma, quote, CR or LF."""
+    return f"""CASE WHEN ({expr}) ~ E'[",\\r\\n]' THEN '"' || replace(({expr}), '"', '""') || '"' ELSE ({expr}) END"""
+
+
+def _contact_sql(prefix: str, part: str) -> str:
+    expr = f"coalesce({_CONTACT_SQL[part].format(c=_ROLE_ALIAS[prefix])}, '')"
+    if prefix == "pp":  # the privacy/proxy customer: the registrant, for proxy domains only
+        expr = f"CASE WHEN d.privacy_mode = '{_PROXY}' THEN {expr} ELSE '' END"
+    return expr if part in _PLAIN_PARTS else _quoted_sql(expr)
+
+
+def _timestamp_sql(column: str) -> str:
+    return f"""to_char({column}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
+_HOSTS_SQL: Final = (
+    "coalesce((SELECT string_agg(n.host, ' ' ORDER BY n.position) FROM nameserver n WHERE n.domain_id = d.id), '')"
+)
+_GLUE_SQL: Final = _quoted_sql(
+    "coalesce((SELECT string_agg(n.host || '=' || array_to_string(regexp_split_to_array(btrim(n.addresses), "
+    "'\\s+'), ','), ' ' ORDER BY n.position) FROM nameserver n WHERE n.domain_id = d.id "
+    "AND btrim(n.addresses) <> ''), '')"
+)
+_STATUS_SQL: Final = "array_to_string(regexp_split_to_array(btrim(d.statuses), '\\s+'), ' ')"
+
 _FULL_CONTACT: Final = ("name", "org", "street", "city", "state", "zip", "country", "phone", "phone-ext", "fax",
                         "fax-ext", "email")  # fmt: skip
 _PP_CUSTOMER: Final = ("name", "street", "city", "state", "zip", "country", "phone", "email")  # RAA 3.4.1.5
 
 
-def _domain_column(ref: str, field: str, abbreviation: str, get: Callable[[EscrowDomain], str]) -> Column[EscrowDomain]:
-    return Column(ref, field, abbreviation, lambda d, _ctx: get(d))
+def _domain_column(
+    ref: str, field: str, abbreviation: str, get: Callable[[EscrowDomain], str], sql: str | None = None
+) -> Column[EscrowDomain]:
+    return Column(ref, field, abbreviation, lambda d, _ctx: get(d), sql)
 
 
 def _role_column(
@@ -226,7 +280,7 @@ def _role_column(
         return "" if contact is None else get(contact)
 
     field = f"{prefix}-{part}"
-    return Column(ref, field, f"{prefix}-mail" if part == "email" else field, value)
+    return Column(ref, field, f"{prefix}-mail" if part == "email" else field, value, _contact_sql(prefix, part))
 
 
 def _role_columns(
@@ -281,24 +335,48 @@ _HANDLE_ROLES: Final = (("rt", _registrant), ("ac", _admin), ("tc", _tech), ("bc
 
 def _icann_2024_domains() -> Layout[EscrowDomain]:
     columns: list[Column[EscrowDomain]] = [
-        _domain_column("8.1.1", "domain", "domainname", lambda d: d.name),
-        _domain_column("8.1.2", "expiration-date", "expire", lambda d: _timestamp(d.expires_at, "expire")),
-        Column("8.1.3", "iana", "ianaid", lambda _d, ctx: str(ctx.iana_id)),
+        _domain_column("8.1.1", "domain", "domainname", lambda d: d.name, "d.name"),
+        _domain_column(
+            "8.1.2",
+            "expiration-date",
+            "expire",
+            lambda d: _timestamp(d.expires_at, "expire"),
+            _timestamp_sql("d.expires_at"),
+        ),
+        Column("8.1.3", "iana", "ianaid", lambda _d, ctx: str(ctx.iana_id), "'{iana}'"),
         *(_role_column(ref, "rt", part, _registrant) for part, ref in _REGISTRANT_REFS.items()),
         _role_column("RAA 3.4.1.3", "bc", "name", _billing),
-        _domain_column("RAA 3.4.1.5", "privacy-mode", "privacy", lambda d: d.privacy_mode.value),
+        _domain_column("RAA 3.4.1.5", "privacy-mode", "privacy", lambda d: d.privacy_mode.value, "d.privacy_mode"),
         *_role_columns("RAA 3.4.1.2", "rt", ("org", "phone-ext", "fax", "fax-ext"), _registrant),
         *_role_columns("RAA 3.4.1.3", "bc", _FULL_CONTACT[1:], _billing),
         *_role_columns("RAA 3.3.1.8", "ac", _FULL_CONTACT, _admin),
         *_role_columns("RAA 3.3.1.7", "tc", _FULL_CONTACT, _tech),
         *_role_columns("RAA 3.4.1.5", "pp", _PP_CUSTOMER, _pp_customer),
-        _domain_column("RAA 3.3.1.2", "nameservers", "ns", _hosts),
-        _domain_column("RAA 3.4.1.4", "nameserver-glue", "ns-glue", _glue),
+        _domain_column("RAA 3.3.1.2", "nameservers", "ns", _hosts, _HOSTS_SQL),
+        _domain_column("RAA 3.4.1.4", "nameserver-glue", "ns-glue", _glue, _GLUE_SQL),
         *(_role_column("domainpriv", prefix, "handle", role) for prefix, role in _HANDLE_ROLES),
-        _domain_column("RAA 3.4.1.4", "registry-domain-id", "registry-domain-id", lambda d: d.registry_domain_id),
-        _domain_column("RAA 3.3.1.4", "creation-date", "created", lambda d: _timestamp(d.created_at, "created")),
-        _domain_column("domainpriv", "updated-date", "updated", lambda d: _timestamp(d.updated_at, "updated")),
-        _domain_column("RAA 3.4.1.4", "status", "status", lambda d: " ".join(d.statuses)),
+        _domain_column(
+            "RAA 3.4.1.4",
+            "registry-domain-id",
+            "registry-domain-id",
+            lambda d: d.registry_domain_id,
+            "d.registry_domain_id",
+        ),
+        _domain_column(
+            "RAA 3.3.1.4",
+            "creation-date",
+            "created",
+            lambda d: _timestamp(d.created_at, "created"),
+            _timestamp_sql("d.created_at"),
+        ),
+        _domain_column(
+            "domainpriv",
+            "updated-date",
+            "updated",
+            lambda d: _timestamp(d.updated_at, "updated"),
+            _timestamp_sql("d.updated_at"),
+        ),
+        _domain_column("RAA 3.4.1.4", "status", "status", lambda d: " ".join(d.statuses), _STATUS_SQL),
     ]
     return Layout("domains", tuple(columns))
 
@@ -321,15 +399,23 @@ def _icann_2007_domains() -> Layout[EscrowDomain]:
     return Layout(
         "domains",
         (
-            _domain_column(ref, "domain", "domain", lambda d: d.name),
-            _domain_column(ref, "expiration-date", "expiration_date", lambda d: _timestamp(d.expires_at, "expire")),
-            _domain_column(ref, "nameservers", "nameservers", _hosts),
-            _domain_column(ref, "registrant-handle", "rt-handle", _handle(_registrant)),
-            _domain_column(ref, "tech-handle", "tc-handle", _handle(_tech)),
-            _domain_column(ref, "admin-handle", "ac-handle", _handle(_admin)),
-            _domain_column(ref, "billing-handle", "bc-handle", _handle(_billing)),
-            _domain_column("RAA 3.4.1.5", "pp-customer-handle", "prt-handle", _handle(_pp_customer)),
-            _domain_column("RAA 3.4.1.5", "privacy-mode", "privacy", lambda d: d.privacy_mode.value),
+            _domain_column(ref, "domain", "domain", lambda d: d.name, "d.name"),
+            _domain_column(
+                ref,
+                "expiration-date",
+                "expiration_date",
+                lambda d: _timestamp(d.expires_at, "expire"),
+                _timestamp_sql("d.expires_at"),
+            ),
+            _domain_column(ref, "nameservers", "nameservers", _hosts, _HOSTS_SQL),
+            _domain_column(ref, "registrant-handle", "rt-handle", _handle(_registrant), _contact_sql("rt", "handle")),
+            _domain_column(ref, "tech-handle", "tc-handle", _handle(_tech), _contact_sql("tc", "handle")),
+            _domain_column(ref, "admin-handle", "ac-handle", _handle(_admin), _contact_sql("ac", "handle")),
+            _domain_column(ref, "billing-handle", "bc-handle", _handle(_billing), _contact_sql("bc", "handle")),
+            _domain_column(
+                "RAA 3.4.1.5", "pp-customer-handle", "prt-handle", _handle(_pp_customer), _contact_sql("pp", "handle")
+            ),
+            _domain_column("RAA 3.4.1.5", "privacy-mode", "privacy", lambda d: d.privacy_mode.value, "d.privacy_mode"),
         ),
     )
 

@@ -342,11 +342,13 @@ def _build(
     try:
         with open_snapshot(uow) as snap:
             base = _base_of(uow, deposit) if deposit.kind == "incremental" else None
-            content, total, deleted_names = _content(snap, deposit, base, with_contacts=profile.contacts is not None)
+            content, total, deleted_names = _content(snap, deposit, base, with_contacts=profile.contacts is not None,
+                                                     record_sql=profile.domains.sql_record(ctx))  # fmt: skip
             if progress is not None:
                 progress.start("reading and writing rows", total)
             seen = [0]
-            counted = build.Content(build.counted(content.domains, seen), content.contacts, content.deletions)
+            records = None if content.records is None else build.counted(content.records, seen)
+            counted = build.Content(build.counted(content.domains, seen), content.contacts, content.deletions, records)
             parts = build.write_csvs(
                 work, counted, profile=profile, name=name, naming=naming, ctx=ctx, limits=limits,
                 progress=progress.advance if progress else None,
@@ -406,11 +408,11 @@ def _base_of(uow: UnitOfWork, deposit: DepositView) -> EscrowDeposit:
 
 
 def _content(
-    snap: Snapshot, deposit: DepositView, base: EscrowDeposit | None, *, with_contacts: bool
+    snap: Snapshot, deposit: DepositView, base: EscrowDeposit | None, *, with_contacts: bool, record_sql: str | None
 ) -> tuple[build.Content, int | None, list[int] | None]:
     if base is None:
         contacts = snap.contacts() if with_contacts else None
-        return build.Content(snap.domains(), contacts, None), snap.count_domains(), None
+        return build.Content(snap.domains(), contacts, None, snap.records(record_sql)), snap.count_domains(), None
     assert base.feed_position is not None
     try:
         changed = snap.changed_since(base.feed_position)
@@ -420,7 +422,7 @@ def _content(
         ) from None
     if changed.everything:
         contacts = snap.contacts() if with_contacts else None
-        return build.Content(snap.domains(), contacts, ()), snap.count_domains(), [0]
+        return build.Content(snap.domains(), contacts, (), snap.records(record_sql)), snap.count_domains(), [0]
     names = sorted(changed.last_change)
     present: set[str] = set()
 

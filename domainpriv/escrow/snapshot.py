@@ -68,6 +68,25 @@ class Snapshot:
         for row in self._s.execute(statement.execution_options(**_STREAM)):
             yield _domain(row)
 
+    def records(self, record_sql: str | None) -> Iterator[bytes] | None:
+        """Every domain's CSV record rendered by PostgreSQL (`record_sql`: Layout.sql_record), in the order of
+        `domains()`; None where there is no such fast path (SQLite, or a layout without SQL forms).
+
+        Why: formatting a million rows in Python costs several times what the raw tools (COPY | gzip | gpg) take;
+        the database renders them on its own core while this process only hashes and pipes them on."""
+        if self._dialect != "postgresql" or record_sql is None:
+            return None
+        return self._copied(f"COPY (SELECT convert_to({record_sql}, 'UTF8') FROM {_COPY_FROM}"  # noqa: S608
+                            ' ORDER BY d.name COLLATE "C") TO STDOUT (FORMAT BINARY)')  # fmt: skip
+
+    def _copied(self, statement: str) -> Iterator[bytes]:
+        dbapi = self._s.connection().connection.driver_connection  # inside this snapshot's transaction
+        assert dbapi is not None
+        with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(["bytea"])
+            for (record,) in copy.rows():
+                yield record
+
     def domains_named(self, names: Sequence[str]) -> Iterator[EscrowDomain]:
         """The named domains that exist, in the order of `names` (sorted by the caller)."""
         for start in range(0, len(names), _BATCH):
@@ -158,6 +177,12 @@ def _statement() -> Select[Any]:
 
 
 _DOMAINS: Final = _statement()
+# The joins of _DOMAINS under the aliases the profiles' SQL forms use (profiles.Column.sql).
+_COPY_FROM: Final = (
+    "domain d JOIN account a ON a.id = d.account_id"
+    " LEFT JOIN contact rt ON rt.id = d.registrant_id LEFT JOIN contact ac ON ac.id = d.admin_id"
+    " LEFT JOIN contact tc ON tc.id = d.tech_id LEFT JOIN contact bc ON bc.id = d.billing_id"
+)
 _CONTACTS: Final = select(*(Contact.__table__.c[f] for f in _CONTACT_FIELDS))
 _FIRST_CONTACT_COLUMN: Final = 9  # where the registrant's columns start in a _DOMAINS row
 _WIDTH: Final = len(_CONTACT_FIELDS)

@@ -170,6 +170,7 @@ def main() -> int:
         n = parse_size(label)
         url = scale_url(args.url_template, n)
         subprocess.run([sys.executable, str(Path(__file__).parent / "load_scale.py"), "--sizes", label], check=True)
+        run_cli(cli_env(url, keys, args.workdir), "db", "upgrade")  # a database loaded before escrow existed
         for round_no in range(1, args.rounds + 1):
             out = args.workdir / f"{label}-{round_no}"
             out.mkdir()

@@ -112,7 +112,8 @@ class Column(Generic[T]):
     abbreviation: str  # the CSV header
     value: Callable[[T, DepositContext], str]
     # The same field rendered by PostgreSQL (escrow/snapshot.py's COPY fast path): an SQL expression over the
-    # aliases d (domain), rt/ac/tc/bc (the contacts) giving the field's CSV text, quoted where `value` would be;
+    # aliases d (domain), rt/ac/tc/bc (the contacts), ns (hosts, glue: the name servers folded) giving the field's
+    # CSV text, quoted where `value` would be;
     # "{iana}" stands for the IANA ID. None: this column has no SQL form (the layout then takes the Python path).
     # tests/integration/escrow/test_sql_records.py holds the two forms byte-identical.
     sql: str | None = None
@@ -143,8 +144,11 @@ class Layout(Generic[T]):
         """The SQL expression of one whole record (fields, commas, CRLF), or None when a column has no SQL form."""
         if any(c.sql is None for c in self.columns):
             return None
-        fields = " || ',' || ".join(f"({c.sql})" for c in self.columns)
-        return (fields + " || E'\\r\\n'").replace("{iana}", str(int(ctx.iana_id)))
+        fields = [f"({c.sql})" for c in self.columns]  # none is NULL: concat_ws then drops nothing
+        # concat_ws: one allocation per record (a chain of || copies the growing record at every step); functions
+        # take at most 100 arguments.
+        record = f"concat_ws(',', {', '.join(fields)})" if len(fields) < 100 else " || ',' || ".join(fields)
+        return (record + " || E'\\r\\n'").replace("{iana}", str(int(ctx.iana_id)))
 
     def file_type(self, kind: DepositKind) -> str:
         """The file-type token of the 2007 names: full/inc (the deposit's kind), hdl, del."""
@@ -249,14 +253,9 @@ def _timestamp_sql(column: str) -> str:
     return f"""to_char({column}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
 
-_HOSTS_SQL: Final = (
-    "coalesce((SELECT string_agg(n.host, ' ' ORDER BY n.position) FROM nameserver n WHERE n.domain_id = d.id), '')"
-)
-_GLUE_SQL: Final = _quoted_sql(
-    "coalesce((SELECT string_agg(n.host || '=' || array_to_string(regexp_split_to_array(btrim(n.addresses), "
-    "'\\s+'), ','), ' ' ORDER BY n.position) FROM nameserver n WHERE n.domain_id = d.id "
-    "AND btrim(n.addresses) <> ''), '')"
-)
+# The name servers come folded per domain by the fast path's join (escrow/snapshot.py: alias ns).
+_HOSTS_SQL: Final = "coalesce(ns.hosts, '')"
+_GLUE_SQL: Final = _quoted_sql("coalesce(ns.glue, '')")
 _STATUS_SQL: Final = "array_to_string(regexp_split_to_array(btrim(d.statuses), '\\s+'), ' ')"
 
 _FULL_CONTACT: Final = ("name", "org", "street", "city", "state", "zip", "country", "phone", "phone-ext", "fax",

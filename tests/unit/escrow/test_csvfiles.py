@@ -276,3 +276,38 @@ def test_whatever_is_written_reads_back_unchanged(data: list[list[str]], max_row
         parts = write_all(Path(tmp), data, max_rows=max_rows)
         assert read_all(parts) == data
         assert all(p.rows <= max_rows for p in parts)
+
+
+# --- parts gzipped while written -------------------------------------------------------------------------------
+
+
+def test_gzipped_parts_hold_exactly_the_plain_parts_and_are_deterministic(tmp_path: Path) -> None:
+    data = [*rows(25), ["ü.example", 'Quote "q", comma', "line\nbreak"]]
+    plain_dir, gz_dirs = tmp_path / "plain", [tmp_path / "gz1", tmp_path / "gz2"]
+    for d in (plain_dir, *gz_dirs):
+        d.mkdir()
+    plain = write_all(plain_dir, data, max_rows=10)
+    zipped = []
+    for d in gz_dirs:
+        with SplitCsvWriter(d, name_for, HEADER, max_rows=10, max_bytes=1 << 20, gzip_level=6) as writer:
+            for row in data[:-1]:
+                writer.write(row)
+            writer.write_encoded(encode_row(data[-1]))  # a pre-rendered record takes the same path
+        zipped.append(writer.close())
+    first, second = zipped
+    assert [p.path.name for p in first] == [p.path.name + ".gz" for p in plain]
+    assert [p.csv_name for p in first] == [p.path.name for p in plain]
+    for z, p, again in zip(first, plain, second, strict=True):
+        assert gzip.decompress(z.path.read_bytes()) == p.path.read_bytes()
+        assert (z.rows, z.bytes, z.sha256) == (p.rows, p.bytes, p.sha256)
+        assert z.path.read_bytes() == again.path.read_bytes()  # gzip -n: no name, no time stamp
+        assert subprocess.run(["gzip", "-t", str(z.path)]).returncode == 0
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_an_aborted_gzipped_part_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), SplitCsvWriter(tmp_path, name_for, HEADER, max_rows=10, max_bytes=1 << 20,
+                                                     gzip_level=6) as writer:  # fmt: skip
+        writer.write(rows(1)[0])
+        raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []

@@ -63,21 +63,22 @@ class Snapshot:
         return int(self._s.scalar(select(func.count()).select_from(Domain)) or 0)
 
     def domains(self) -> Iterator[EscrowDomain]:
-        """Every domain, in code-point order of its name (the same on both backends)."""
-        statement = _DOMAINS.order_by(self._bytewise(Domain.__table__.c.name))
+        """Every domain, in the order of its row id: deterministic, and read along the primary key instead of
+        sorting a million wide rows (an ORDER BY name took PostgreSQL 18 % longer at 1,000,000 domains)."""
+        statement = _DOMAINS.order_by(Domain.__table__.c.id)
         for row in self._s.execute(statement.execution_options(**_STREAM)):
             yield _domain(row)
 
     def records(self, record_sql: str | None) -> Iterator[bytes] | None:
         """Every domain's CSV record rendered by PostgreSQL (`record_sql`: Layout.sql_record), in the order of
-        `domains()`; None where there is no such fast path (SQLite, or a layout without SQL forms).
+        `domains()` (row id); None where there is no such fast path (SQLite, or a layout without SQL forms).
 
         Why: formatting a million rows in Python costs several times what the raw tools (COPY | gzip | gpg) take;
         the database renders them on its own core while this process only hashes and pipes them on."""
         if self._dialect != "postgresql" or record_sql is None:
             return None
         return self._copied(f"COPY (SELECT convert_to({record_sql}, 'UTF8') FROM {_COPY_FROM}"  # noqa: S608
-                            ' ORDER BY d.name COLLATE "C") TO STDOUT (FORMAT BINARY)')  # fmt: skip
+                            " ORDER BY d.id) TO STDOUT (FORMAT BINARY)")  # fmt: skip
 
     def _copied(self, statement: str) -> Iterator[bytes]:
         dbapi = self._s.connection().connection.driver_connection  # inside this snapshot's transaction

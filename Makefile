@@ -35,13 +35,14 @@ typecheck: install
 unit: install
 	$(BIN)/python -m pytest tests/unit tests/property
 
-## bench: the benchmarks of bench/: bulk import (1,000,000 domains), WHOIS/RDAP load, the read path at scale
+## bench: the benchmarks of bench/: bulk import (1,000,000 domains), WHOIS/RDAP load, the read path at scale, escrow
 ## (about 45 minutes; the first run also loads 100k, 1M and 10M domains for bench_scale: about an hour more)
 bench: install
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_rdds.py
 	nice -n 10 $(BIN)/python bench/load_scale.py --sizes 100k 1m 10m
 	$(BIN)/python bench/bench_scale.py --rounds 3 --duration 10
+	$(BIN)/python bench/bench_escrow.py --sizes 100k 1m --rounds 2
 
 ## lock: re-resolve the dependencies into requirements.lock
 lock:

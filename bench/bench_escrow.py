@@ -57,7 +57,7 @@ BASELINE_SQL = (
     " d.statuses"
     " FROM domain d JOIN account a ON a.id = d.account_id JOIN contact r ON r.id = d.registrant_id"
     " LEFT JOIN contact ad ON ad.id = d.admin_id LEFT JOIN contact t ON t.id = d.tech_id"
-    ' LEFT JOIN contact b ON b.id = d.billing_id ORDER BY d.id'
+    " LEFT JOIN contact b ON b.id = d.billing_id ORDER BY d.id"
 )
 
 

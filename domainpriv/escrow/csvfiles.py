@@ -149,7 +149,10 @@ class _OpenPart:
     def __init__(self, directory: Path, name: str, header: bytes) -> None:
         self.final = directory / name
         self.tmp = directory / (name + _TMP_SUFFIX)
-        self.fh: BinaryIO = self.tmp.open("wb", buffering=_CHUNK_BYTES)
+        self._start(self.tmp.open("wb", buffering=_CHUNK_BYTES), header)
+
+    def _start(self, fh: BinaryIO, header: bytes) -> None:
+        self.fh = fh
         self.digest = hashlib.sha256()
         self.bytes = 0
         self.rows = 0
@@ -190,15 +193,7 @@ class _GzipPart(_OpenPart):
         assert self._proc.stdin is not None
         self.final = directory / (name + ".gz")
         self.tmp = directory / (name + ".gz" + _TMP_SUFFIX)
-        self.fh = cast(BinaryIO, self._proc.stdin)
-        self.digest = hashlib.sha256()
-        self.bytes = 0
-        self.rows = 0
-        try:
-            self.write(header)
-        except BaseException:
-            self.discard()
-            raise
+        self._start(cast(BinaryIO, self._proc.stdin), header)
 
     def finish(self) -> CsvPart:
         self.fh.close()

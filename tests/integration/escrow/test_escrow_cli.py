@@ -17,26 +17,13 @@ from sqlalchemy import create_engine, text
 
 from support import pgp_keys
 from support.daemons import daemon_env
+from support.escrow import escrow_env, run_cli
 from support.pgp_keys import EscrowKeys, gpg_decrypt
 
 escrow_keys = pgp_keys.escrow_keys  # the shared fixture
 
 
-def escrow_env(keys: EscrowKeys, out: Path, **extra: str) -> dict[str, str]:
-    return {
-        "DOMAINPRIV_ESCROW_OUTPUT_DIR": str(out),
-        "DOMAINPRIV_ESCROW_GNUPG_HOME": str(keys.registrar_home),
-        "DOMAINPRIV_ESCROW_AGENT_PUBLIC_KEY": str(keys.agent_public_key),
-        **extra,
-    }
-
-
-def run(db_url: str, env: Mapping[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "domainpriv", *args], env=daemon_env(db_url, env),
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+run = run_cli
 
 
 def spawn(db_url: str, env: Mapping[str, str], *args: str) -> subprocess.Popen[str]:

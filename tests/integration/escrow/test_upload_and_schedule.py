@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from support import pgp_keys, sftp_servers
 from support.daemons import daemon, daemon_env
+from support.escrow import escrow_env, run_cli
 from support.pgp_keys import EscrowKeys
 from support.sftp_servers import Fault, SftpServer
 
@@ -26,12 +27,7 @@ escrow_keys = pgp_keys.escrow_keys  # the shared fixture
 
 
 def env_for(keys: EscrowKeys, out: Path, server: SftpServer | None = None, **extra: str) -> dict[str, str]:
-    env = {
-        "DOMAINPRIV_ESCROW_OUTPUT_DIR": str(out),
-        "DOMAINPRIV_ESCROW_GNUPG_HOME": str(keys.registrar_home),
-        "DOMAINPRIV_ESCROW_AGENT_PUBLIC_KEY": str(keys.agent_public_key),
-        **extra,
-    }
+    env = escrow_env(keys, out, **extra)
     if server is not None:
         env |= {
             "DOMAINPRIV_ESCROW_SFTP_URL": server.url,
@@ -42,12 +38,7 @@ def env_for(keys: EscrowKeys, out: Path, server: SftpServer | None = None, **ext
     return env
 
 
-def cli(db_url: str, env: Mapping[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "domainpriv", *args], env=daemon_env(db_url, env),
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+cli = run_cli
 
 
 def deposits(db_url: str) -> list[dict[str, object]]:

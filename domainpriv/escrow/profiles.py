@@ -111,10 +111,10 @@ class Column(Generic[T]):
     field_name: str
     abbreviation: str  # the CSV header
     value: Callable[[T, DepositContext], str]
-    # The same field rendered by PostgreSQL (escrow/snapshot.py's COPY fast path): an SQL expression over the
-    # aliases d (domain), rt/ac/tc/bc (the contacts), ns (hosts, glue: the name servers folded) giving the field's
-    # CSV text, quoted where `value` would be;
-    # "{iana}" stands for the IANA ID. None: this column has no SQL form (the layout then takes the Python path).
+    # The same value computed by PostgreSQL (escrow/snapshot.py's COPY fast path): an SQL expression over the
+    # aliases d (domain), rt/ac/tc/bc (the contacts), ns (hosts, glue: the name servers folded), never NULL;
+    # "{iana}" stands for the IANA ID. COPY's own CSV writer quotes it (by the same rule as Python's csv module).
+    # None: this column has no SQL form (the layout then takes the Python path).
     # tests/integration/escrow/test_sql_records.py holds the two forms byte-identical.
     sql: str | None = None
 
@@ -140,15 +140,14 @@ class Layout(Generic[T]):
     def row(self, item: T, ctx: DepositContext) -> list[str]:
         return [c.value(item, ctx) for c in self.columns]
 
-    def sql_record(self, ctx: DepositContext) -> str | None:
-        """The SQL expression of one whole record (fields, commas, CRLF), or None when a column has no SQL form."""
+    def sql_fields(self, ctx: DepositContext) -> str | None:
+        """The SELECT list of the layout's fields for `COPY ... (FORMAT csv)`, or None when a column has no SQL
+        form. An empty value becomes NULL, which COPY writes as an empty unquoted field, like Python's csv (an
+        empty string it would write as "")."""
         if any(c.sql is None for c in self.columns):
             return None
-        fields = [f"({c.sql})" for c in self.columns]  # none is NULL: concat_ws then drops nothing
-        # concat_ws: one allocation per record (a chain of || copies the growing record at every step); functions
-        # take at most 100 arguments.
-        record = f"concat_ws(',', {', '.join(fields)})" if len(fields) < 100 else " || ',' || ".join(fields)
-        return (record + " || E'\\r\\n'").replace("{iana}", str(int(ctx.iana_id)))
+        fields = ", ".join(f"NULLIF(({c.sql}), '')" for c in self.columns)
+        return fields.replace("{iana}", str(int(ctx.iana_id)))
 
     def file_type(self, kind: DepositKind) -> str:
         """The file-type token of the 2007 names: full/inc (the deposit's kind), hdl, del."""
@@ -223,30 +222,22 @@ _CONTACT_VALUES: Final[dict[str, Callable[[EscrowContact], str]]] = {
     "fax-ext": lambda c: _opt(c.fax_ext),
     "email": lambda c: c.email,
 }
-# SQL forms (see Column.sql). A field that may hold a comma, a quote or a line break is quoted the way Python's
-# csv module does with QUOTE_MINIMAL; the others are validated formats that never contain one (handles, country
-# codes, EPP phones, A-labels, timestamps, enum values).
+# SQL forms (see Column.sql).
 _CONTACT_SQL: Final[dict[str, str]] = {
     "handle": "{c}.handle", "name": "{c}.name", "org": "{c}.org",
     "street": "concat_ws(E'\\n', {c}.street1, {c}.street2, {c}.street3)", "city": "{c}.city", "state": "{c}.state",
     "zip": "{c}.postal_code", "country": "{c}.country", "phone": "{c}.phone", "phone-ext": "{c}.phone_ext",
     "fax": "{c}.fax", "fax-ext": "{c}.fax_ext", "email": "{c}.email",
 }  # fmt: skip
-_PLAIN_PARTS: Final = frozenset({"handle", "country", "phone", "phone-ext", "fax", "fax-ext"})
 _ROLE_ALIAS: Final = {"rt": "rt", "ac": "ac", "tc": "tc", "bc": "bc", "pp": "rt"}
 _PROXY: Final = PrivacyMode.PROXY.value
-
-
-def _quoted_sql(expr: str) -> str:
-    """`expr` (never NULL) as a CSV field: quoted, with quotes doubled, iff it holds a comma, quote, CR or LF."""
-    return f"""CASE WHEN ({expr}) ~ E'[",\\r\\n]' THEN '"' || replace(({expr}), '"', '""') || '"' ELSE ({expr}) END"""
 
 
 def _contact_sql(prefix: str, part: str) -> str:
     expr = f"coalesce({_CONTACT_SQL[part].format(c=_ROLE_ALIAS[prefix])}, '')"
     if prefix == "pp":  # the privacy/proxy customer: the registrant, for proxy domains only
         expr = f"CASE WHEN d.privacy_mode = '{_PROXY}' THEN {expr} ELSE '' END"
-    return expr if part in _PLAIN_PARTS else _quoted_sql(expr)
+    return expr
 
 
 def _timestamp_sql(column: str) -> str:
@@ -255,7 +246,7 @@ def _timestamp_sql(column: str) -> str:
 
 # The name servers come folded per domain by the fast path's join (escrow/snapshot.py: alias ns).
 _HOSTS_SQL: Final = "coalesce(ns.hosts, '')"
-_GLUE_SQL: Final = _quoted_sql("coalesce(ns.glue, '')")
+_GLUE_SQL: Final = "coalesce(ns.glue, '')"
 _STATUS_SQL: Final = "array_to_string(regexp_split_to_array(btrim(d.statuses), '\\s+'), ' ')"
 
 _FULL_CONTACT: Final = ("name", "org", "street", "city", "state", "zip", "country", "phone", "phone-ext", "fax",

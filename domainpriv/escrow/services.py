@@ -343,7 +343,7 @@ def _build(
         with open_snapshot(uow) as snap:
             base = _base_of(uow, deposit) if deposit.kind == "incremental" else None
             content, total, deleted_names = _content(snap, deposit, base, with_contacts=profile.contacts is not None,
-                                                     record_sql=profile.domains.sql_record(ctx))  # fmt: skip
+                                                     record_sql=profile.domains.sql_fields(ctx))  # fmt: skip
             if progress is not None:
                 progress.start("reading and writing rows", total)
             seen = [0]

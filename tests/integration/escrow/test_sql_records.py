@@ -20,7 +20,7 @@ def python_and_sql(uow: UnitOfWork, profile: str) -> tuple[list[bytes], list[byt
     layout = PROFILES[profile].domains
     with open_snapshot(uow) as snap:
         python = [encode_row(layout.row(d, CTX)) for d in snap.domains()]
-        records = snap.records(layout.sql_record(CTX))
+        records = snap.records(layout.sql_fields(CTX))
         assert records is not None
         return python, list(records)
 
@@ -43,7 +43,7 @@ def test_sqlite_has_no_fast_path(demo_uow: UnitOfWork) -> None:
     if demo_uow.dialect != "sqlite":
         pytest.skip("SQLite only")
     with open_snapshot(demo_uow) as snap:
-        assert snap.records(PROFILES["icann-2024"].domains.sql_record(CTX)) is None
+        assert snap.records(PROFILES["icann-2024"].domains.sql_fields(CTX)) is None
 
 
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)

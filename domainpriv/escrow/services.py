@@ -156,6 +156,8 @@ def _run(
             current = get_deposit(uow, deposit_id)
             if current.upload_wanted and current.state != states.UPLOADED:
                 _upload(uow, es, deposit_id, actor=actor, progress=progress)
+            elif not current.upload_wanted and current.state == states.FAILED:
+                _transition(uow, deposit_id, states.BUILT, actor=actor)  # its failed upload is no longer wanted
         except BaseException as exc:  # Ctrl-C included: leave a failed, resumable deposit, never a half one
             _fail(uow, deposit_id, actor=actor, error=_describe(exc))
             if isinstance(exc, (DomainprivError, FeedPruned, OSError)) and not isinstance(exc, EscrowError):
@@ -221,6 +223,10 @@ def _open(
             if existing is not None and _complete(existing):
                 existing = None  # done today already: this run is a new revision
         if existing is not None:
+            if existing.upload_wanted != upload:  # this run decides whether the unfinished deposit goes out
+                existing.upload_wanted = upload
+                existing.updated_at = now
+                uow.commit()
             return existing.id, False
         revision = s.scalar(
             select(func.coalesce(func.max(EscrowDeposit.revision) + 1, 0)).where(

@@ -4,6 +4,7 @@ escrow/services.py, which refuses any other).
     building -> built -> uploading -> uploaded
         \\          \\          \\
          +-> failed <+----------+      failed -> building (rebuild) | uploading (retry the transfer)
+                                       | built (built already, and the run resuming it keeps it local)
 
 `building` and `uploading` may also restart themselves: a run killed in the middle (kill -9, a power cut) leaves
 its deposit there, and the next run, holding the escrow work lock, knows nobody else is working on it.
@@ -25,7 +26,7 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     BUILDING: frozenset({BUILDING, BUILT, FAILED}),
     BUILT: frozenset({UPLOADING, FAILED}),
     UPLOADING: frozenset({UPLOADING, UPLOADED, FAILED}),
-    FAILED: frozenset({BUILDING, UPLOADING, FAILED}),
+    FAILED: frozenset({BUILDING, BUILT, UPLOADING, FAILED}),  # BUILT: its upload is no longer wanted
     UPLOADED: frozenset(),
 }
 

@@ -270,3 +270,17 @@ def _shared_contact(uow: UnitOfWork) -> tuple[str, list[str]]:
     handle, names = max(by_contact.items(), key=lambda kv: len(kv[1]))
     assert len(names) > 1
     return handle, names
+
+
+def test_a_resumed_deposit_follows_the_upload_choice_of_the_run_that_resumes_it(
+    demo_uow: UnitOfWork, escrow_keys: EscrowKeys, tmp_path: Path
+) -> None:
+    settings = escrow_settings(escrow_keys, tmp_path / "escrow", sftp_url="sftp://agent@127.0.0.1:1/in",
+                               sftp_identity_file=str(tmp_path / "none"), sftp_known_hosts=str(tmp_path / "none"),
+                               upload_attempts="1")  # fmt: skip
+    with pytest.raises(EscrowError):
+        services.run_deposit(demo_uow, settings, kind="full", actor=ACTOR)  # built, then the upload fails
+    (failed,) = services.list_deposits(demo_uow)
+    assert (failed.state, failed.upload_wanted, failed.built_at is not None) == ("failed", True, True)
+    kept = services.run_deposit(demo_uow, settings, kind="full", actor=ACTOR, upload=False)
+    assert (kept.id, kept.state, kept.upload_wanted) == (failed.id, "built", False)  # kept local, complete

@@ -139,12 +139,12 @@ def seal(
         _atomically(sealed, functools.partial(crypto.encrypt_and_sign, gz))
         gz.unlink()
         built.append(
-            BuiltFile(sealed.name, "data", *_size_and_digest(sealed), part.csv_name, part.rows, part.bytes, part.sha256)
+            BuiltFile(sealed.name, "data", *size_and_digest(sealed), part.csv_name, part.rows, part.bytes, part.sha256)
         )
         built.append(_signature(sealed, crypto))
     hash_file = final / hash_name
     csvfiles.write_hash_file(hash_file, parts)
-    built.append(BuiltFile(hash_file.name, "hash", *_size_and_digest(hash_file)))
+    built.append(BuiltFile(hash_file.name, "hash", *size_and_digest(hash_file)))
     built.append(_signature(hash_file, crypto))
     return built
 
@@ -152,7 +152,7 @@ def seal(
 def _signature(path: Path, crypto: DepositCrypto) -> BuiltFile:
     sig = path.with_name(f"{path.name}.sig")
     _atomically(sig, functools.partial(crypto.sign_detached, path))
-    return BuiltFile(sig.name, "signature", *_size_and_digest(sig))
+    return BuiltFile(sig.name, "signature", *size_and_digest(sig))
 
 
 def _atomically(path: Path, write: Callable[[Path], None]) -> None:
@@ -167,7 +167,8 @@ def _atomically(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _size_and_digest(path: Path) -> tuple[int, str]:
+def size_and_digest(path: Path) -> tuple[int, str]:
+    """(bytes, SHA-256 hex) of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:
@@ -175,11 +176,6 @@ def _size_and_digest(path: Path) -> tuple[int, str]:
             digest.update(chunk)
             size += len(chunk)
     return size, digest.hexdigest()
-
-
-def size_and_digest(path: Path) -> tuple[int, str]:
-    """(bytes, SHA-256 hex) of a stored file, for verification."""
-    return _size_and_digest(path)
 
 
 def counted(items: Iterable[T], seen: list[int]) -> Iterator[T]:

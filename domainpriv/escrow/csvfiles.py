@@ -384,6 +384,18 @@ def write_hash_file(path: Path, parts: Sequence[CsvPart]) -> None:
         raise
 
 
+def read_hash_file(path: Path) -> dict[str, str]:
+    """CSV name -> SHA-256 hex, from a file `write_hash_file` wrote. Raises DepositFileError on a line that is not
+    in `sha256sum` form."""
+    listed: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name:
+            raise DepositFileError(f"{path.name}: line {number} is not in `sha256sum` form")
+        listed[name] = digest
+    return listed
+
+
 def read_csv(path: Path, expected_header: Sequence[str]) -> Iterator[list[str]]:
     """The data rows of a deposit CSV, checked as they are read. Raises CsvInvalid (file and line)."""
     expected = list(expected_header)

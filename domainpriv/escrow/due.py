@@ -19,7 +19,7 @@ from domainpriv.audit import SYSTEM, Actor
 from domainpriv.config import Settings
 from domainpriv.escrow import states
 from domainpriv.escrow.openpgp import OpenPgpError
-from domainpriv.escrow.services import EscrowBusy, EscrowError, Kind, run_deposit
+from domainpriv.escrow.services import EscrowBusy, EscrowError, Kind, is_complete, run_deposit
 from domainpriv.scheduling.cron import latest_fire_time
 from domainpriv.store import EscrowDeposit, UnitOfWork
 
@@ -65,7 +65,7 @@ def run_due_deposits(uow: UnitOfWork, settings: Settings, now: datetime, *, acto
         key = "escrow.full_cron" if kind == "full" else "escrow.incremental_cron"
         last = _last_scheduled(uow, kind)
         due = latest_fire_time(expr, since=None if last is None else last.scheduled_for, now=now, key=key)
-        if due is None and last is not None and last.scheduled_for is not None and not _done(last):
+        if due is None and last is not None and last.scheduled_for is not None and not is_complete(last):
             due = last.scheduled_for  # the newest scheduled deposit is not finished: keep at it
         if due is None:
             continue
@@ -76,7 +76,7 @@ def run_due_deposits(uow: UnitOfWork, settings: Settings, now: datetime, *, acto
 def _make(uow: UnitOfWork, settings: Settings, kind: Kind, due: datetime, now: datetime, actor: Actor) -> DueResult:
     existing = _scheduled(uow, kind, due)
     if existing is not None:
-        if _done(existing):
+        if is_complete(existing):
             return DueResult(kind, due, "made", existing.id)
         if existing.state == states.FAILED and now < existing.updated_at + _pause(existing.attempts):
             return DueResult(kind, due, "waiting", existing.id, existing.last_error)
@@ -97,10 +97,6 @@ def _make(uow: UnitOfWork, settings: Settings, kind: Kind, due: datetime, now: d
 def _pause(attempts: int) -> timedelta:
     """1, 2, 4, ... minutes after each failed attempt, at most an hour."""
     return min(timedelta(minutes=2 ** max(0, attempts - 1)), MAX_RETRY_PAUSE)
-
-
-def _done(row: EscrowDeposit) -> bool:
-    return row.state == states.UPLOADED or (row.state == states.BUILT and not row.upload_wanted)
 
 
 def _last_scheduled(uow: UnitOfWork, kind: str) -> EscrowDeposit | None:

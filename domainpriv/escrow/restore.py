@@ -15,7 +15,6 @@ become a copy of the personal data.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import shutil
 import sqlite3
 import tempfile
@@ -27,6 +26,7 @@ from typing import Any
 
 from domainpriv.config import Settings
 from domainpriv.escrow import csvfiles
+from domainpriv.escrow.build import size_and_digest
 from domainpriv.escrow.openpgp import OpenPgpError, decrypt_with_agent_key, export_public_key
 from domainpriv.escrow.profiles import DepositContext, Layout, Profile, get_profile
 from domainpriv.escrow.services import EscrowError, crypto_for, deposit_folder, get_deposit
@@ -128,11 +128,10 @@ def _hash_file(folder: Path, deposit: DepositView, *, crypto_verify: Any) -> dic
         crypto_verify(path, path.with_name(f"{path.name}.sig"))
     except OpenPgpError as exc:
         raise EscrowError(f"hash file {path.name}: {exc}") from None
-    digests: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        digest, _, name = line.partition("  ")
-        digests[name] = digest
-    return digests
+    try:
+        return csvfiles.read_hash_file(path)
+    except csvfiles.DepositFileError as exc:
+        raise EscrowError(str(exc)) from None
 
 
 def _decrypt(encrypted: Path, scratch: Path, secret: Path, registrar_key: str, passphrase: str | None) -> Path:
@@ -149,11 +148,7 @@ def _decrypt(encrypted: Path, scratch: Path, secret: Path, registrar_key: str, p
 
 
 def _check_digest(plain: Path, csv_name: str, recorded: str | None, digests: dict[str, str]) -> None:
-    digest = hashlib.sha256()
-    with plain.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    actual = digest.hexdigest()
+    _, actual = size_and_digest(plain)
     if digests.get(csv_name) != actual:
         raise EscrowError(f"{csv_name}: its SHA-256 does not match the deposit's hash file")
     if recorded != actual:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -220,7 +221,7 @@ def _open(
                 .order_by(EscrowDeposit.revision.desc())
                 .limit(1)
             )
-            if existing is not None and _complete(existing):
+            if existing is not None and is_complete(existing):
                 existing = None  # done today already: this run is a new revision
         if existing is not None:
             if existing.upload_wanted != upload:  # this run decides whether the unfinished deposit goes out
@@ -253,7 +254,8 @@ def _open(
         return row.id, True
 
 
-def _complete(row: EscrowDeposit) -> bool:
+def is_complete(row: EscrowDeposit) -> bool:
+    """Done for good: uploaded, or built and meant to stay local. Anything else a later run resumes."""
     return row.state == states.UPLOADED or (row.state == states.BUILT and not row.upload_wanted)
 
 
@@ -364,8 +366,7 @@ def _build(
             progress.start("compressing, encrypting and signing", len(parts))
         files = build.seal(parts, work=work, final=final, crypto=crypto, hash_name=naming.hash_file(name))
     finally:
-        with contextlib.suppress(OSError):
-            _wipe(work)
+        shutil.rmtree(work, ignore_errors=True)  # the plain-text intermediates, whatever happened
     with uow:
         s = uow.session
         dep = s.get(EscrowDeposit, deposit_id)
@@ -391,12 +392,6 @@ def _build(
         deletions=deleted_names[0] if deleted_names else 0,
         built_at=uow.clock(),
     )
-
-
-def _wipe(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _base_of(uow: UnitOfWork, deposit: DepositView) -> EscrowDeposit:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from domainpriv.config import Settings
 from domainpriv.escrow.build import size_and_digest
+from domainpriv.escrow.csvfiles import DepositFileError, read_hash_file
 from domainpriv.escrow.openpgp import DepositCrypto, OpenPgpError
 from domainpriv.escrow.services import crypto_for, deposit_folder, get_deposit
 from domainpriv.escrow.views import DepositView, FileView
@@ -74,13 +75,11 @@ def _check_hash_file(files: tuple[FileView, ...], folder: Path, report: VerifyRe
     path = folder / hashes[0].name
     if not path.is_file():
         return  # already reported missing
-    listed: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        digest, sep, name = line.partition("  ")
-        if not sep:
-            report.problems.append(f"{path.name}: a line is not in `sha256sum` form")
-            return
-        listed[name] = digest
+    try:
+        listed = read_hash_file(path)
+    except DepositFileError as exc:
+        report.problems.append(str(exc))
+        return
     recorded = {f.csv_name: f.csv_sha256 for f in files if f.role == "data"}
     if listed != recorded:
         report.problems.append(f"{path.name}: does not list exactly the recorded CSV files and digests")

@@ -10,7 +10,9 @@ copy of the personal data it protects.
 Concurrency: appends are serialised by a transaction-scoped lock (PostgreSQL advisory lock; on SQLite every
 write transaction already holds the database write lock), so two writers can never chain to the same
 predecessor. The lock is held until commit, so chain order is commit order, and so is the order of the change
-feed's positions, written under the same lock.
+feed's positions, written under the same lock. Lock order: a service takes its row locks (SELECT ... FOR UPDATE,
+UPDATE, DELETE) before its first event and changes no existing row after it; otherwise a writer holding the chain
+lock could wait for a row that another writer holds while that one waits for the chain lock (a deadlock).
 
 Known limit: a chain alone cannot show that its newest rows were cut off; `verify` reports the head it saw so
 an operator can compare it with a copy kept elsewhere (for example, in each escrow deposit).
@@ -22,10 +24,10 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import Table, insert, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from domainpriv.changes.affects import Affects
@@ -37,6 +39,11 @@ from domainpriv.store.session import UnitOfWork
 GENESIS_HASH = "0" * 64
 CHANGE_CHANNEL = "domainpriv_change"
 _PG_AUDIT_LOCK_KEY = 0x646F6D70  # "domp": one advisory lock id for the chain head
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LOCK_AND_NOTIFY = text(f"SELECT pg_advisory_xact_lock(:k), pg_notify('{CHANGE_CHANNEL}', '')")
+_AUDIT = cast(Table, AuditEvent.__table__)
+# LIMIT as a literal, not a bound parameter: PostgreSQL then keeps one generic plan for the prepared statement.
+_HEAD = select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(literal_column("1"))
 
 
 class AuditChainBroken(DomainprivError):
@@ -89,50 +96,49 @@ def record_event(
     `action` follows `object:subject:verb`, e.g. `domain:privacy:set`. `before`/`after` are snapshots that are
     digested here; pass None for "did not exist".
     """
+    session.flush()  # the ORM changes this event records: the feed resolves contacts to domains in SQL
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK_KEY})
-        if not affects.nothing:
-            # A wake-up only (delivered at commit, lost while nobody listens): the feed rows below are what the
-            # daemons' caches read (domainpriv/changes/follower.py).
-            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGE_CHANNEL})
-    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+        # One round trip: the append lock and, for a change the caches must see, a wake-up only (delivered at
+        # commit, lost while nobody listens): the feed rows below are what daemons read (changes/follower.py).
+        session.execute(_LOCK_AND_NOTIFY if not affects.nothing else _LOCK, {"k": _PG_AUDIT_LOCK_KEY})
+    # Its own statement, after the lock: in READ COMMITTED each statement sees what was committed when it began.
+    head = session.execute(_HEAD).first()
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=now,
-        actor=str(actor),
-        action=action,
-        object_type=object_type,
-        object_key=object_key,
-        reason=reason,
-        before_digest=None if before is None else digest(before),
-        after_digest=None if after is None else digest(after),
-        details=canonical_json(dict(details or {})).decode(),
-        prev_hash=prev_hash,
-    )
-    event.hash = event_hash(event)
-    session.add(event)
-    session.flush()  # flush: the next append in this transaction must see this row as the head
+    fields = {
+        "seq": seq,
+        "occurred_at": now,
+        "actor": str(actor),
+        "action": action,
+        "object_type": object_type,
+        "object_key": object_key,
+        "reason": reason,
+        "before_digest": None if before is None else digest(before),
+        "after_digest": None if after is None else digest(after),
+        "details": canonical_json(dict(details or {})).decode(),
+        "prev_hash": prev_hash,
+    }
+    event = AuditEvent(**fields, hash=_fields_hash(fields))
+    # Core, not `session.add`: the ORM's flush machinery cost more than the rest of the append.
+    session.execute(insert(_AUDIT), [{**fields, "hash": event.hash}])
     # Under the append lock, held until commit: feed positions follow commit order (store/changes.py).
     record_changes(session, affects, audit_seq=seq, now=now)
     return event
 
 
 def event_hash(event: AuditEvent) -> str:
-    fields = {
-        "seq": event.seq,
-        "occurred_at": event.occurred_at.isoformat(),
-        "actor": event.actor,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_key": event.object_key,
-        "reason": event.reason,
-        "before_digest": event.before_digest,
-        "after_digest": event.after_digest,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-    }
-    return hashlib.sha256(canonical_json(fields)).hexdigest()
+    return _fields_hash({name: getattr(event, name) for name in _HASHED})
+
+
+_HASHED = (
+    "seq", "occurred_at", "actor", "action", "object_type", "object_key", "reason", "before_digest",
+    "after_digest", "details", "prev_hash",
+)  # fmt: skip
+
+
+def _fields_hash(fields: Mapping[str, Any]) -> str:
+    hashed = {name: fields[name] for name in _HASHED}
+    hashed["occurred_at"] = hashed["occurred_at"].isoformat()
+    return hashlib.sha256(canonical_json(hashed)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,6 @@
-"""The public read path's load: one domain by name in ONE statement returning one plain row.
-
-Why not the ORM (`services.get_domain`): a public server loads a record on every cache miss, and a registrar's
-WHOIS/RDAP traffic is spread over its whole namespace, so the miss is the hot path at scale. The ORM load was
-about 13 index scans in 2 transactions and 4 ms of Python per miss (issue 7); this is a single indexed lookup
-with its joins by primary key, the name servers and the consents in force folded in by correlated subqueries,
-run without a transaction of its own (one statement is one consistent snapshot). The result is the same frozen
-`DomainRecord` the policy decides on (STYLE §3, stage "load").
+"""The public read path's load: one domain by name in ONE statement (record_query.py), without a transaction of
+its own (one statement is one consistent snapshot), on a cursor kept with its pooled connection; and the asyncio
+variant that fetches every miss of one event-loop iteration in one statement.
 
 Only the roles the public may see are loaded: admin and billing contacts are never published (privacy/policy.py),
 so the public servers never hold them, not even for the moment of a miss (least privilege). The record's
@@ -21,119 +16,19 @@ import weakref
 from typing import Any, Final
 
 import psycopg
-from sqlalchemy import Engine, String, and_, bindparam, case, cast, func, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql import Select
+from sqlalchemy import Engine
 
-from domainpriv.registration.records import ContactRecord, DomainRecord, NameserverRecord
-from domainpriv.registration.validation import ContactData, DsRecord
-from domainpriv.store import Account, Consent, Contact, Domain, Nameserver
+from domainpriv.registration.record_query import Prepared, record_statement
+from domainpriv.registration.records import DomainRecord
 from domainpriv.store.session import libpq_url
-from domainpriv.vocabulary import ConsentPurpose
 
 PUBLIC_ROLES: Final = ("registrant", "tech")
-_CONTACT_FIELDS: Final = (
-    "handle", "name", "org", "street1", "street2", "street3", "city", "state", "postal_code", "country", "phone",
-    "phone_ext", "fax", "fax_ext", "email", "verified_at", "created_at", "updated_at",
-)  # fmt: skip
-
-
-def _statement(batch: bool = False) -> Select[Any]:
-    """By one name, or (`batch`, PostgreSQL only) by an array of names: `name = ANY(:names)`, one SQL text for
-    any number of names, so it stays a prepared statement."""
-    domain = Domain.__table__
-    account = Account.__table__.alias("a")
-    parent = Account.__table__.alias("p")
-    columns: list[Any] = [
-        domain.c.name, domain.c.registry_domain_id, domain.c.created_at, domain.c.expires_at, domain.c.updated_at,
-        domain.c.statuses, domain.c.ds_records, domain.c.privacy_mode, domain.c.relay_alias,
-        account.c.handle.label("account"), parent.c.handle.label("reseller"), parent.c.name.label("reseller_name"),
-    ]  # fmt: skip
-    joined = domain.join(account, account.c.id == domain.c.account_id).outerjoin(
-        parent, parent.c.id == account.c.parent_id
-    )
-    for role in PUBLIC_ROLES:
-        contact = Contact.__table__.alias(role)
-        joined = joined.outerjoin(contact, contact.c.id == domain.c[f"{role}_id"])
-        columns += [contact.c[f].label(f"{role}_{f}") for f in _CONTACT_FIELDS]
-        # A domain uses its own account's contacts or its reseller's (rules.check_contact_owner): the owner's
-        # handle is one of the two rows already joined; the subquery is for data written before that rule.
-        owner = Account.__table__.alias(f"{role}_owner")
-        columns.append(
-            case(
-                (contact.c.account_id == account.c.id, account.c.handle),
-                (contact.c.account_id == parent.c.id, parent.c.handle),
-                else_=select(owner.c.handle).where(owner.c.id == contact.c.account_id).scalar_subquery(),
-            ).label(f"{role}_account")
-        )
-    ns = Nameserver.__table__
-    columns.append(
-        select(func.aggregate_strings(cast(ns.c.position, String) + "\t" + ns.c.host + "\t" + ns.c.addresses, "\n"))
-        .where(ns.c.domain_id == domain.c.id)
-        .scalar_subquery()
-        .label("nameservers")
-    )
-    consent, newest = Consent.__table__.alias("c"), Consent.__table__.alias("c2")
-    newest_id = (
-        select(func.max(newest.c.id))
-        .where(and_(newest.c.account_id == consent.c.account_id, newest.c.purpose == consent.c.purpose))
-        .scalar_subquery()
-    )
-    columns.append(
-        select(func.aggregate_strings(consent.c.purpose, ","))
-        .where(consent.c.account_id == domain.c.account_id, consent.c.granted.is_(True), consent.c.id == newest_id)
-        .scalar_subquery()
-        .label("consents")
-    )
-    if batch:
-        names = bindparam("names", [""], type_=postgresql.ARRAY(String))
-        return select(*columns).select_from(joined).where(domain.c.name == func.any(names))
-    return select(*columns).select_from(joined).where(domain.c.name == bindparam("name", ""))
-
-
-FIND_PUBLIC_DOMAIN: Final = _statement()
-FIND_PUBLIC_DOMAINS: Final = _statement(batch=True)
-
-
-_LABELS: Final = tuple(str(c.key) for c in FIND_PUBLIC_DOMAIN.selected_columns)
-
-
-class _Prepared:
-    """FIND_PUBLIC_DOMAIN compiled once for one dialect, run on the pooled DBAPI connection.
-
-    Why not `Connection.execute`: with ~50 columns, SQLAlchemy's per-execution result set-up (cursor description,
-    column objects, a Result) cost more than the query itself. The SQL text, the parameter order and each column's
-    result processor (UTC timestamps, the privacy-mode enum, SQLite's text dates) are SQLAlchemy's own, computed
-    once; only the row's values go through them. psycopg prepares the statement server-side after a few runs."""
-
-    def __init__(self, engine: Engine, statement: Select[Any] = FIND_PUBLIC_DOMAIN, key: str = "name") -> None:
-        dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        self.sql = compiled.string
-        self._key = key
-        self._params = compiled.construct_params()
-        self._positional = compiled.positiontup if dialect.positional else None
-        self.processors = [
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in statement.selected_columns
-        ]
-        self._dialect = dialect
-
-    def params(self, value: Any) -> Any:
-        params = {**self._params, self._key: value}
-        return params if self._positional is None else [params[k] for k in self._positional]
-
-    def record(self, row: Any) -> DomainRecord:
-        values = (v if p is None else p(v) for p, v in zip(self.processors, row, strict=True))
-        return _record(dict(zip(_LABELS, values, strict=True)))
-
-    def is_disconnect(self, exc: Exception, dbapi_connection: Any, cursor: Any) -> bool:
-        return isinstance(exc, self._dialect.loaded_dbapi.Error) and bool(
-            self._dialect.is_disconnect(exc, dbapi_connection, cursor)
-        )
+FIND_PUBLIC_DOMAIN: Final = record_statement(PUBLIC_ROLES)
+FIND_PUBLIC_DOMAINS: Final = record_statement(PUBLIC_ROLES, batch=True)
 
 
 _CURSOR: Final = "domainpriv_lookup_cursor"
-_PREPARED: weakref.WeakKeyDictionary[Engine, _Prepared] = weakref.WeakKeyDictionary()
+_PREPARED: weakref.WeakKeyDictionary[Engine, Prepared] = weakref.WeakKeyDictionary()
 
 
 def find_public_domain(engine: Engine, a_label: str) -> DomainRecord | None:
@@ -144,7 +39,7 @@ def find_public_domain(engine: Engine, a_label: str) -> DomainRecord | None:
     (the database is down, the schema missing) propagate as the driver raised them."""
     prepared = _PREPARED.get(engine)
     if prepared is None:
-        prepared = _PREPARED[engine] = _Prepared(engine)
+        prepared = _PREPARED[engine] = Prepared(engine.dialect, FIND_PUBLIC_DOMAIN, PUBLIC_ROLES)
     for attempt in (1, 2):
         connection = engine.raw_connection()
         cursor = None
@@ -173,51 +68,6 @@ def find_public_domain(engine: Engine, a_label: str) -> DomainRecord | None:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _record(m: dict[str, Any]) -> DomainRecord:
-    return DomainRecord(
-        name=m["name"],
-        account=m["account"],
-        reseller=m["reseller"],
-        reseller_name=m["reseller_name"],
-        registry_domain_id=m["registry_domain_id"],
-        created_at=m["created_at"],
-        expires_at=m["expires_at"],
-        updated_at=m["updated_at"],
-        statuses=tuple(m["statuses"].split()),
-        ds_records=tuple(DsRecord.from_text(line) for line in m["ds_records"].splitlines()),
-        privacy_mode=m["privacy_mode"],
-        relay_alias=m["relay_alias"],
-        contacts={role: _contact(m, role) for role in PUBLIC_ROLES},
-        nameservers=_nameservers(m["nameservers"]),
-        consents=frozenset(ConsentPurpose(p) for p in (m["consents"] or "").split(",") if p),
-    )
-
-
-def _contact(m: dict[str, Any], role: str) -> ContactRecord | None:
-    handle = m[f"{role}_handle"]
-    if handle is None:
-        return None
-    street = tuple(s for s in (m[f"{role}_street1"], m[f"{role}_street2"], m[f"{role}_street3"]) if s is not None)
-    data = ContactData(
-        m[f"{role}_name"], m[f"{role}_org"], street, m[f"{role}_city"], m[f"{role}_state"],
-        m[f"{role}_postal_code"], m[f"{role}_country"], m[f"{role}_phone"], m[f"{role}_phone_ext"],
-        m[f"{role}_fax"], m[f"{role}_fax_ext"], m[f"{role}_email"],
-    )  # fmt: skip
-    return ContactRecord(
-        handle, m[f"{role}_account"], data, m[f"{role}_verified_at"], m[f"{role}_created_at"], m[f"{role}_updated_at"]
-    )
-
-
-def _nameservers(aggregated: str | None) -> tuple[NameserverRecord, ...]:
-    """`position TAB host TAB addresses` lines in any order (string aggregation has no portable ORDER BY)."""
-    if not aggregated:
-        return ()
-    entries = sorted(
-        (int(pos), host, addresses) for pos, host, addresses in (line.split("\t") for line in aggregated.split("\n"))
-    )
-    return tuple(NameserverRecord(host, tuple(addresses.split())) for _, host, addresses in entries)
-
-
 class AsyncLookups:
     """The public lookup on psycopg's asyncio connections (PostgreSQL), batched: every miss of one event-loop
     iteration is fetched by one `name = ANY(:names)` statement.
@@ -233,7 +83,7 @@ class AsyncLookups:
     def __init__(self, engine: Engine, size: int, *, connect_timeout_seconds: int = 5) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("asyncio lookups need PostgreSQL")
-        self._prepared = _Prepared(engine, FIND_PUBLIC_DOMAINS, "names")
+        self._prepared = Prepared(engine.dialect, FIND_PUBLIC_DOMAINS, PUBLIC_ROLES, "names")
         self._dsn = libpq_url(engine)
         self._size = size
         self._connect_timeout = connect_timeout_seconds

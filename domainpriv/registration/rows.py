@@ -1,15 +1,15 @@
-"""Conversions between ORM rows and the frozen records services hand out (inside an open session)."""
+"""Conversions between stored rows and the frozen records services hand out (the domain record: record_query.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from domainpriv.registration.records import AccountRecord, ContactRecord, DomainRecord, NameserverRecord
-from domainpriv.registration.validation import ContactData, DsRecord
-from domainpriv.store import Account, Consent, Contact, Domain
+from domainpriv.registration.records import AccountRecord
+from domainpriv.registration.validation import ContactData
+from domainpriv.store import Account, Consent, Contact
 from domainpriv.vocabulary import ConsentPurpose
 
 
@@ -18,7 +18,8 @@ def account_record(row: Account) -> AccountRecord:
     return AccountRecord(row.handle, row.kind.value, parent, row.name, row.email, row.created_at)
 
 
-def contact_data(row: Contact) -> ContactData:
+def contact_data(row: Contact | Row[Any]) -> ContactData:
+    """From an ORM contact or a plain row with the contact table's columns."""
     street = tuple(s for s in (row.street1, row.street2, row.street3) if s is not None)
     return ContactData(
         row.name,
@@ -33,41 +34,6 @@ def contact_data(row: Contact) -> ContactData:
         row.fax,
         row.fax_ext,
         row.email,
-    )
-
-
-def contact_record(row: Contact) -> ContactRecord:
-    return ContactRecord(
-        row.handle, row.account.handle, contact_data(row), row.verified_at, row.created_at, row.updated_at
-    )
-
-
-def domain_record(session: Session, row: Domain) -> DomainRecord:
-    def rec(c: Contact | None) -> ContactRecord | None:
-        return None if c is None else contact_record(c)
-
-    parent = row.account.parent
-    return DomainRecord(
-        name=row.name,
-        account=row.account.handle,
-        reseller=parent.handle if parent else None,
-        reseller_name=parent.name if parent else None,
-        registry_domain_id=row.registry_domain_id,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        updated_at=row.updated_at,
-        statuses=tuple(row.statuses.split()),
-        ds_records=tuple(DsRecord.from_text(line) for line in row.ds_records.splitlines()),
-        privacy_mode=row.privacy_mode,
-        relay_alias=row.relay_alias,
-        contacts={
-            "registrant": rec(row.registrant),
-            "admin": rec(row.admin),
-            "tech": rec(row.tech),
-            "billing": rec(row.billing),
-        },
-        nameservers=tuple(NameserverRecord(ns.host, tuple(ns.addresses.split())) for ns in row.nameservers),
-        consents=consents_in_force(session, row.account_id),
     )
 
 

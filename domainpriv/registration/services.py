@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import EVERYTHING, NOTHING, domains, domains_of_account, domains_of_contact
@@ -26,14 +27,9 @@ from domainpriv.registration.errors import (
     DomainNotFound,
     ValidationError,
 )
-from domainpriv.registration.records import AccountRecord, ContactRecord, DomainRecord
-from domainpriv.registration.rows import (
-    account_record,
-    consents_in_force,
-    contact_columns,
-    contact_record,
-    domain_record,
-)
+from domainpriv.registration.record_query import DomainKeys, load_domain
+from domainpriv.registration.records import AccountRecord, ContactRecord, DomainRecord, NameserverRecord
+from domainpriv.registration.rows import account_record, consents_in_force, contact_columns, contact_data
 from domainpriv.registration.validation import (
     ContactData,
     normalize_domain_name,
@@ -58,6 +54,10 @@ from domainpriv.store import (
     PrivacyServiceIdentity,
     UnitOfWork,
 )
+
+_DOMAIN = cast(Table, Domain.__table__)
+_CONTACT = cast(Table, Contact.__table__)
+_NAMESERVER = cast(Table, Nameserver.__table__)
 
 __all__ = [
     "create_account",
@@ -138,6 +138,13 @@ def record_consent(
         s = uow.session
         row = _account(s, account)
         s.add(Consent(account=row, purpose=purpose, granted=granted, recorded_at=now, source=source))
+        unpublished: list[str] = []
+        if purpose is ConsentPurpose.PUBLISH_CONTACT_DATA and not granted:
+            # Before the events: a writer takes no row lock after the audit chain's lock (audit.py). RETURNING:
+            # exactly the rows changed, also when a concurrent change of one of them committed meanwhile.
+            public = (_DOMAIN.c.account_id == row.id) & (_DOMAIN.c.privacy_mode == PrivacyMode.PUBLIC)
+            changed = update(_DOMAIN).where(public).values(privacy_mode=PrivacyMode.REDACTED, updated_at=now)
+            unpublished = sorted(s.scalars(changed.returning(_DOMAIN.c.name)))
         record_event(
             s,
             now=now,
@@ -149,19 +156,9 @@ def record_consent(
             details={"purpose": purpose.value, "source": source},
             affects=domains_of_account(row.id),
         )
-        if purpose is ConsentPurpose.PUBLISH_CONTACT_DATA and not granted:
-            public = s.scalars(
-                select(Domain).where(Domain.account_id == row.id, Domain.privacy_mode == PrivacyMode.PUBLIC)
-            )
-            for domain in public:
-                _write_privacy_mode(
-                    s,
-                    domain,
-                    PrivacyMode.REDACTED,
-                    now=now,
-                    actor=actor,
-                    reason="consent to publish withdrawn",
-                )
+        for name in unpublished:
+            _privacy_event(s, name, PrivacyMode.PUBLIC, PrivacyMode.REDACTED, now=now, actor=actor,
+                           reason="consent to publish withdrawn")  # fmt: skip
         uow.commit()
 
 
@@ -203,14 +200,14 @@ def update_contact(uow: UnitOfWork, *, actor: Actor, handle: str, data: ContactD
     with uow:
         now = uow.clock()
         s = uow.session
-        row = _contact(s, handle)
-        before = contact_record(row)
-        for key, value in contact_columns(data).items():
-            setattr(row, key, value)
-        if data.email != before.data.email:
-            row.verified_at = None
-        row.updated_at = now
-        after = replace(before, data=data, verified_at=row.verified_at, updated_at=now)
+        contact_id, _, before = _contact_row(s, handle, for_update=True)
+        verified_at = before.verified_at if data.email == before.data.email else None
+        s.execute(
+            update(_CONTACT)
+            .where(_CONTACT.c.id == contact_id)
+            .values(**contact_columns(data), verified_at=verified_at, updated_at=now)
+        )
+        after = replace(before, data=data, verified_at=verified_at, updated_at=now)
         record_event(
             s,
             now=now,
@@ -221,7 +218,7 @@ def update_contact(uow: UnitOfWork, *, actor: Actor, handle: str, data: ContactD
             reason=reason,
             before=before.to_json(),
             after=after.to_json(),
-            affects=domains_of_contact(row.id),
+            affects=domains_of_contact(contact_id),
         )
         uow.commit()
     return after
@@ -265,7 +262,13 @@ def create_domain(
         if s.scalar(select(Domain.id).where(Domain.name == a_label)) is not None:
             raise DomainExists(a_label)
         roles = {"registrant": registrant, "admin": admin, "tech": tech, "billing": billing}
-        contacts = {role: (_usable_contact(s, h, owner) if h else None) for role, h in roles.items()}
+        contact_ids = {
+            role: _usable_contact(s, h, owner_id=owner.id, owner_handle=owner.handle, owner_parent_id=owner.parent_id)[
+                0
+            ]
+            for role, h in roles.items()
+            if h
+        }
         rules.check_publication_consent(privacy_mode, account=owner.handle, consents=consents_in_force(s, owner.id))
         row = Domain(
             name=a_label,
@@ -277,15 +280,15 @@ def create_domain(
             statuses=" ".join(status_tuple),
             ds_records="\n".join(ds.to_text() for ds in ds_tuple),
             privacy_mode=privacy_mode,
-            registrant=contacts["registrant"],
-            admin=contacts["admin"],
-            tech=contacts["tech"],
-            billing=contacts["billing"],
+            registrant_id=contact_ids["registrant"],
+            admin_id=contact_ids.get("admin"),
+            tech_id=contact_ids.get("tech"),
+            billing_id=contact_ids.get("billing"),
             nameservers=[Nameserver(position=i, host=h, addresses=" ".join(a)) for i, (h, a) in enumerate(ns)],
         )
         s.add(row)
-        s.flush()  # flush: the snapshot reads relationships of the new row
-        record = domain_record(s, row)
+        s.flush()  # flush: the record is read back in SQL
+        record, _ = _load(s, a_label)
         record_event(
             s,
             now=now,
@@ -312,7 +315,7 @@ def get_domain(uow: UnitOfWork, *, name: str) -> DomainRecord:
     """The stored record (staff view). Raises ValidationError, DomainNotFound."""
     a_label = normalize_domain_name(name, "name")
     with uow.reading() as r:
-        return domain_record(r.session, _domain(r.session, a_label))
+        return _load(r.session, a_label)[0]
 
 
 def set_domain_contact(
@@ -328,12 +331,13 @@ def set_domain_contact(
     with uow:
         now = uow.clock()
         s = uow.session
-        row = _domain(s, a_label)
-        before = domain_record(s, row)
-        setattr(row, role, _usable_contact(s, contact, row.account) if contact else None)
-        row.updated_at = now
-        s.flush()  # flush: the snapshot reads the new relationship
-        after = domain_record(s, row)
+        before, keys = _load(s, a_label, for_update=True)
+        contact_id, new = (None, None)
+        if contact:
+            contact_id, new = _usable_contact(s, contact, owner_id=keys.account_id, owner_handle=before.account,
+                                              owner_parent_id=keys.account_parent_id)  # fmt: skip
+        s.execute(update(_DOMAIN).where(_DOMAIN.c.id == keys.id).values({f"{role}_id": contact_id, "updated_at": now}))
+        after = replace(before, updated_at=now, contacts={**before.contacts, role: new})
         record_event(
             s,
             now=now,
@@ -365,14 +369,16 @@ def set_nameservers(
     with uow:
         now = uow.clock()
         s = uow.session
-        row = _domain(s, a_label)
-        before = domain_record(s, row)
-        row.nameservers.clear()
-        s.flush()  # flush: delete the old rows before inserting ones with the same (domain, host)
-        row.nameservers.extend(Nameserver(position=i, host=h, addresses=" ".join(a)) for i, (h, a) in enumerate(ns))
-        row.updated_at = now
-        s.flush()  # flush: the snapshot reads the new rows
-        after = domain_record(s, row)
+        before, keys = _load(s, a_label, for_update=True)
+        s.execute(delete(_NAMESERVER).where(_NAMESERVER.c.domain_id == keys.id))
+        if ns:
+            rows = [
+                {"domain_id": keys.id, "position": i, "host": h, "addresses": " ".join(a)}
+                for i, (h, a) in enumerate(ns)
+            ]
+            s.execute(insert(_NAMESERVER), rows)
+        s.execute(update(_DOMAIN).where(_DOMAIN.c.id == keys.id).values(updated_at=now))
+        after = replace(before, updated_at=now, nameservers=tuple(NameserverRecord(h, tuple(a)) for h, a in ns))
         record_event(
             s,
             now=now,
@@ -400,14 +406,12 @@ def set_privacy_mode(
     with uow:
         now = uow.clock()
         s = uow.session
-        row = _domain(s, a_label)
-        if new_mode is PrivacyMode.PUBLIC:
-            rules.check_publication_consent(new_mode, account=row.account.handle,
-                                            consents=consents_in_force(s, row.account_id))  # fmt: skip
-        _write_privacy_mode(s, row, new_mode, now=now, actor=actor, reason=reason)
-        record = domain_record(s, row)
+        before, keys = _load(s, a_label, for_update=True)
+        rules.check_publication_consent(new_mode, account=before.account, consents=before.consents)
+        s.execute(update(_DOMAIN).where(_DOMAIN.c.id == keys.id).values(privacy_mode=new_mode, updated_at=now))
+        _privacy_event(s, a_label, before.privacy_mode, new_mode, now=now, actor=actor, reason=reason)
         uow.commit()
-    return record
+    return replace(before, privacy_mode=new_mode, updated_at=now)
 
 
 def delete_domain(uow: UnitOfWork, *, actor: Actor, domain: str, reason: str) -> DomainRecord:
@@ -418,10 +422,8 @@ def delete_domain(uow: UnitOfWork, *, actor: Actor, domain: str, reason: str) ->
     with uow:
         now = uow.clock()
         s = uow.session
-        row = _domain(s, a_label)
-        before = domain_record(s, row)
-        s.delete(row)
-        s.flush()  # flush: the name servers go with it (cascade) before the event is chained
+        before, keys = _load(s, a_label, for_update=True)
+        s.execute(delete(_DOMAIN).where(_DOMAIN.c.id == keys.id))  # its name servers go with it (ON DELETE CASCADE)
         record_event(
             s,
             now=now,
@@ -491,61 +493,58 @@ def _account(s: Session, handle: str) -> Account:
     return row
 
 
-def _contact(s: Session, handle: str) -> Contact:
-    row = s.scalar(select(Contact).where(Contact.handle == handle).options(joinedload(Contact.account)))
+def _load(s: Session, a_label: str, *, for_update: bool = False) -> tuple[DomainRecord, DomainKeys]:
+    found = load_domain(s, a_label, for_update=for_update)
+    if found is None:
+        raise DomainNotFound(a_label)
+    return found
+
+
+def _contact_row(s: Session, handle: str, *, for_update: bool = False) -> tuple[int, int, ContactRecord]:
+    """(id, owning account id, record) of a contact, in plain rows."""
+    owner = cast(Table, Account.__table__)
+    statement = (
+        select(_CONTACT, owner.c.handle.label("account_handle"))
+        .join(owner, owner.c.id == _CONTACT.c.account_id)
+        .where(_CONTACT.c.handle == handle)
+    )
+    row = s.execute(statement.with_for_update(of=_CONTACT) if for_update else statement).first()
     if row is None:
         raise ContactNotFound(handle)
-    return row
-
-
-def _domain(s: Session, a_label: str) -> Domain:
-    row = _domain_row(s, a_label)
-    if row is None:
-        raise DomainNotFound(a_label)
-    return row
-
-
-def _domain_row(s: Session, a_label: str) -> Domain | None:
-    contacts = (Domain.registrant, Domain.admin, Domain.tech, Domain.billing)
-    return s.scalar(
-        select(Domain)
-        .where(Domain.name == a_label)
-        .options(
-            joinedload(Domain.account).joinedload(Account.parent),
-            *(joinedload(c).joinedload(Contact.account) for c in contacts),
-            selectinload(Domain.nameservers),
-        )
+    record = ContactRecord(
+        row.handle, row.account_handle, contact_data(row), row.verified_at, row.created_at, row.updated_at
     )
+    return row.id, row.account_id, record
 
 
-def _usable_contact(s: Session, handle: str, owner: Account) -> Contact:
-    contact = _contact(s, handle)
+def _usable_contact(
+    s: Session, handle: str, *, owner_id: int, owner_handle: str, owner_parent_id: int | None
+) -> tuple[int, ContactRecord]:
+    """A contact the owning account may use (its own or its reseller's), as (id, record)."""
+    contact_id, contact_account_id, record = _contact_row(s, handle)
     rules.check_contact_owner(
         contact_handle=handle,
-        contact_account_id=contact.account_id,
-        owner_id=owner.id,
-        owner_handle=owner.handle,
-        owner_parent_id=owner.parent_id,
+        contact_account_id=contact_account_id,
+        owner_id=owner_id,
+        owner_handle=owner_handle,
+        owner_parent_id=owner_parent_id,
     )
-    return contact
+    return contact_id, record
 
 
-def _write_privacy_mode(
-    s: Session, row: Domain, mode: PrivacyMode, *, now: datetime, actor: Actor, reason: str
+def _privacy_event(
+    s: Session, name: str, before: PrivacyMode, mode: PrivacyMode, *, now: datetime, actor: Actor, reason: str
 ) -> None:
-    before = row.privacy_mode
-    row.privacy_mode = mode
-    row.updated_at = now
     record_event(
         s,
         now=now,
         actor=actor,
         action="domain:privacy:set",
         object_type="domain",
-        object_key=row.name,
+        object_key=name,
         reason=reason,
         details={"from": before.value, "to": mode.value},
-        affects=domains(row.name),
+        affects=domains(name),
     )
 
 

@@ -8,6 +8,7 @@ of one failing half-way with "database is locked" when it upgrades a read lock.
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -80,9 +81,18 @@ def _sqlite_engine(parsed: URL, sqlite_busy_timeout_seconds: float, echo: bool) 
     return engine
 
 
+_FACTORIES: weakref.WeakKeyDictionary[Engine, dict[bool, sessionmaker[Session]]] = weakref.WeakKeyDictionary()
+
+
 def session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[Session]:
-    bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
-    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+    """One factory per engine and kind, kept: each sessionmaker makes its own Session subclass, whose event
+    dispatch SQLAlchemy builds on first use, which cost more than a short write transaction itself."""
+    factories = _FACTORIES.setdefault(engine, {})
+    factory = factories.get(write)
+    if factory is None:
+        bind = engine.execution_options(**{WRITE_OPTION: True}) if write else engine
+        factory = factories[write] = sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+    return factory
 
 
 class UnitOfWork:
@@ -119,6 +129,10 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
+            if self.read_only and exc_type is None:
+                # Ends a read like a rollback would (nothing was written), but psycopg drops every prepared
+                # statement of the connection on ROLLBACK: reads ending that way were never prepared.
+                self.session.commit()
             self.session.close()  # rolls back what was not committed; loaded objects stay readable
         finally:
             self._session = None

@@ -43,6 +43,7 @@ _LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _LOCK_AND_NOTIFY = text(f"SELECT pg_advisory_xact_lock(:k), pg_notify('{CHANGE_CHANNEL}', '')")
 _AUDIT = cast(Table, AuditEvent.__table__)
 # LIMIT as a literal, not a bound parameter: PostgreSQL then keeps one generic plan for the prepared statement.
+_INSERT_EVENT = insert(_AUDIT)
 _HEAD = select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(literal_column("1"))
 
 
@@ -97,12 +98,15 @@ def record_event(
     digested here; pass None for "did not exist".
     """
     session.flush()  # the ORM changes this event records: the feed resolves contacts to domains in SQL
-    if session.get_bind().dialect.name == "postgresql":
+    # The session's connection, statements built once: the ORM layer and building a statement per call cost more
+    # than running it (an audited change is a handful of one-row statements).
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
         # One round trip: the append lock and, for a change the caches must see, a wake-up only (delivered at
         # commit, lost while nobody listens): the feed rows below are what daemons read (changes/follower.py).
-        session.execute(_LOCK_AND_NOTIFY if not affects.nothing else _LOCK, {"k": _PG_AUDIT_LOCK_KEY})
+        conn.execute(_LOCK_AND_NOTIFY if not affects.nothing else _LOCK, {"k": _PG_AUDIT_LOCK_KEY})
     # Its own statement, after the lock: in READ COMMITTED each statement sees what was committed when it began.
-    head = session.execute(_HEAD).first()
+    head = conn.execute(_HEAD).first()
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     fields = {
         "seq": seq,
@@ -119,7 +123,7 @@ def record_event(
     }
     event = AuditEvent(**fields, hash=_fields_hash(fields))
     # Core, not `session.add`: the ORM's flush machinery cost more than the rest of the append.
-    session.execute(insert(_AUDIT), [{**fields, "hash": event.hash}])
+    conn.execute(_INSERT_EVENT, {**fields, "hash": event.hash})
     # Under the append lock, held until commit: feed positions follow commit order (store/changes.py).
     record_changes(session, affects, audit_seq=seq, now=now)
     return event

@@ -23,6 +23,7 @@ from domainpriv.store.registration import Domain
 FEED_WRITTEN = "domainpriv_feed_written"
 _feed = cast(Table, DomainChange.__table__)
 _COLUMNS = ("domain", "audit_seq", "changed_at")
+_INSERT = insert(_feed)
 
 
 def record_changes(session: Session, affects: Affects, *, audit_seq: int, now: datetime) -> None:
@@ -30,12 +31,13 @@ def record_changes(session: Session, affects: Affects, *, audit_seq: int, now: d
     if affects.nothing:
         return
     session.info[FEED_WRITTEN] = True
+    conn = session.connection()  # not the ORM layer: see audit.record_event
     if affects.everything:
-        session.execute(insert(_feed), [{"domain": None, "audit_seq": audit_seq, "changed_at": now}])
+        conn.execute(_INSERT, {"domain": None, "audit_seq": audit_seq, "changed_at": now})
         return
     names = sorted(set(affects.names))
     if names:
-        session.execute(insert(_feed), [{"domain": n, "audit_seq": audit_seq, "changed_at": now} for n in names])
+        conn.execute(_INSERT, [{"domain": n, "audit_seq": audit_seq, "changed_at": now} for n in names])
     roles = (Domain.registrant_id, Domain.admin_id, Domain.tech_id, Domain.billing_id)
     conditions = [role.in_(affects.contact_ids) for role in roles if affects.contact_ids]
     if affects.account_ids:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from domainpriv.audit import Actor, record_event
@@ -58,6 +58,21 @@ from domainpriv.store import (
 _DOMAIN = cast(Table, Domain.__table__)
 _CONTACT = cast(Table, Contact.__table__)
 _NAMESERVER = cast(Table, Nameserver.__table__)
+_ACCOUNT = cast(Table, Account.__table__)
+
+# The statements of the frequent changes, built once (with bound parameters) and run on the session's connection:
+# building a statement per call and the ORM layer cost more than running them. An UPDATE without `values()` sets
+# the columns named by the parameters it is run with.
+_UPDATE_DOMAIN = update(_DOMAIN).where(_DOMAIN.c.id == bindparam("domain_id"))
+_UPDATE_CONTACT = update(_CONTACT).where(_CONTACT.c.id == bindparam("contact_id"))
+_DELETE_NAMESERVERS = delete(_NAMESERVER).where(_NAMESERVER.c.domain_id == bindparam("domain_id"))
+_INSERT_NAMESERVER = insert(_NAMESERVER)
+_CONTACT_BY_HANDLE = (
+    select(_CONTACT, _ACCOUNT.c.handle.label("account_handle"))
+    .join(_ACCOUNT, _ACCOUNT.c.id == _CONTACT.c.account_id)
+    .where(_CONTACT.c.handle == bindparam("handle"))
+)
+_CONTACT_FOR_UPDATE = _CONTACT_BY_HANDLE.with_for_update(of=_CONTACT)
 
 __all__ = [
     "create_account",
@@ -202,11 +217,8 @@ def update_contact(uow: UnitOfWork, *, actor: Actor, handle: str, data: ContactD
         s = uow.session
         contact_id, _, before = _contact_row(s, handle, for_update=True)
         verified_at = before.verified_at if data.email == before.data.email else None
-        s.execute(
-            update(_CONTACT)
-            .where(_CONTACT.c.id == contact_id)
-            .values(**contact_columns(data), verified_at=verified_at, updated_at=now)
-        )
+        values = {**contact_columns(data), "verified_at": verified_at, "updated_at": now}
+        s.connection().execute(_UPDATE_CONTACT, {"contact_id": contact_id, **values})
         after = replace(before, data=data, verified_at=verified_at, updated_at=now)
         record_event(
             s,
@@ -336,7 +348,7 @@ def set_domain_contact(
         if contact:
             contact_id, new = _usable_contact(s, contact, owner_id=keys.account_id, owner_handle=before.account,
                                               owner_parent_id=keys.account_parent_id)  # fmt: skip
-        s.execute(update(_DOMAIN).where(_DOMAIN.c.id == keys.id).values({f"{role}_id": contact_id, "updated_at": now}))
+        _update_domain(s, keys.id, {f"{role}_id": contact_id, "updated_at": now})
         after = replace(before, updated_at=now, contacts={**before.contacts, role: new})
         record_event(
             s,
@@ -370,14 +382,15 @@ def set_nameservers(
         now = uow.clock()
         s = uow.session
         before, keys = _load(s, a_label, for_update=True)
-        s.execute(delete(_NAMESERVER).where(_NAMESERVER.c.domain_id == keys.id))
+        conn = s.connection()
+        conn.execute(_DELETE_NAMESERVERS, {"domain_id": keys.id})
         if ns:
             rows = [
                 {"domain_id": keys.id, "position": i, "host": h, "addresses": " ".join(a)}
                 for i, (h, a) in enumerate(ns)
             ]
-            s.execute(insert(_NAMESERVER), rows)
-        s.execute(update(_DOMAIN).where(_DOMAIN.c.id == keys.id).values(updated_at=now))
+            conn.execute(_INSERT_NAMESERVER, rows)
+        _update_domain(s, keys.id, {"updated_at": now})
         after = replace(before, updated_at=now, nameservers=tuple(NameserverRecord(h, tuple(a)) for h, a in ns))
         record_event(
             s,
@@ -408,7 +421,7 @@ def set_privacy_mode(
         s = uow.session
         before, keys = _load(s, a_label, for_update=True)
         rules.check_publication_consent(new_mode, account=before.account, consents=before.consents)
-        s.execute(update(_DOMAIN).where(_DOMAIN.c.id == keys.id).values(privacy_mode=new_mode, updated_at=now))
+        _update_domain(s, keys.id, {"privacy_mode": new_mode, "updated_at": now})
         _privacy_event(s, a_label, before.privacy_mode, new_mode, now=now, actor=actor, reason=reason)
         uow.commit()
     return replace(before, privacy_mode=new_mode, updated_at=now)
@@ -502,19 +515,19 @@ def _load(s: Session, a_label: str, *, for_update: bool = False) -> tuple[Domain
 
 def _contact_row(s: Session, handle: str, *, for_update: bool = False) -> tuple[int, int, ContactRecord]:
     """(id, owning account id, record) of a contact, in plain rows."""
-    owner = cast(Table, Account.__table__)
-    statement = (
-        select(_CONTACT, owner.c.handle.label("account_handle"))
-        .join(owner, owner.c.id == _CONTACT.c.account_id)
-        .where(_CONTACT.c.handle == handle)
-    )
-    row = s.execute(statement.with_for_update(of=_CONTACT) if for_update else statement).first()
+    statement = _CONTACT_FOR_UPDATE if for_update else _CONTACT_BY_HANDLE
+    row = s.connection().execute(statement, {"handle": handle}).first()
     if row is None:
         raise ContactNotFound(handle)
     record = ContactRecord(
         row.handle, row.account_handle, contact_data(row), row.verified_at, row.created_at, row.updated_at
     )
     return row.id, row.account_id, record
+
+
+def _update_domain(s: Session, domain_id: int, values: Mapping[str, object]) -> None:
+    """UPDATE domain SET <the keys of values> WHERE id = domain_id (one statement built once per set of keys)."""
+    s.connection().execute(_UPDATE_DOMAIN, {"domain_id": domain_id, **values})
 
 
 def _usable_contact(

@@ -499,10 +499,14 @@ def scenario_uncached(args: argparse.Namespace, kinds: list[str], missed: list[s
 class WriterProcess:
     """The writer child: `go` starts writing, `pause` stops, `count` answers with its counters."""
 
-    def __init__(self, args: argparse.Namespace, queries_file: Path, cpu: int | None = None) -> None:
-        self.log_path = args.workdir / "writer.log"
+    def __init__(
+        self, args: argparse.Namespace, queries_file: Path, cpu: int | None = None, *, url: str | None = None,
+        name: str = "writer",
+    ) -> None:  # fmt: skip
+        self.log_path = args.workdir / f"{name}.log"
         self._log = self.log_path.open("wb")
-        cmd = [sys.executable, __file__, "--child", "writer", "--url", args.pg_url, "--rate", str(args.write_rate)]
+        url = url or args.pg_url
+        cmd = [sys.executable, __file__, "--child", "writer", "--url", url, "--rate", str(args.write_rate)]
         cmd += ["--queries-file", str(queries_file), "--seed", str(args.seed), "--threads", str(args.writer_threads)]
         if cpu is not None:
             cmd += ["--cpu", str(cpu)]
@@ -511,7 +515,7 @@ class WriterProcess:
         if not line.startswith("READY"):
             self.stop()
             raise SystemExit(f"writer did not start (see {self.log_path})")
-        note(f"writer: {line[6:]}")
+        note(f"{name}: {line[6:]}")
 
     def command(self, cmd: str) -> dict[str, Any]:
         assert self.proc.stdin is not None
@@ -531,6 +535,34 @@ class WriterProcess:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self._log.close()
+
+
+def copy_database(url: str, suffix: str) -> str:
+    """A fresh copy of the database (CREATE DATABASE ... TEMPLATE: a file copy, seconds at 100k) and its URL."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy import make_url
+
+    source = make_url(url)
+    target = source.set(database=f"{source.database}_{suffix}")
+    with psycopg.connect(libpq_dsn(source.set(database="postgres").render_as_string(False)), autocommit=True) as c:
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(target.database)))
+        c.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(target.database), sql.Identifier(source.database)
+            )
+        )
+    return target.render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy import make_url
+
+    parsed = make_url(url)
+    with psycopg.connect(libpq_dsn(parsed.set(database="postgres").render_as_string(False)), autocommit=True) as c:
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(parsed.database)))
 
 
 def add_needles(queries_file: Path) -> None:
@@ -557,28 +589,33 @@ def scenario_writes(args: argparse.Namespace, kinds: list[str], missed: list[str
     sizes = rdds.baseline_answers(url, names, sargs.workdir)
     note(f"fixed answers of the baseline: WHOIS {sizes['whois_fixed']} bytes, RDAP {sizes['rdap_fixed']} bytes")
     rows: list[dict[str, Any]] = []
+    control_url = copy_database(url, "control")
     writer = WriterProcess(sargs, queries_file, client_cpu)
+    # The control: the same writer, on a copy of the database that the daemon does not follow. The machine carries
+    # the same load as in the `writes` runs (the writer and its PostgreSQL backends share the client's CPU), and
+    # the daemon gets no change: writes / control is what following the changes costs the daemon itself.
+    control = WriterProcess(sargs, queries_file, client_cpu, url=control_url, name="control-writer")
     servers = {kind: ServerProcess(kind, sargs, server_cpu, __file__) for kind in ("baseline", "real")}
     try:
         for kind in kinds:
             for round_no in range(1, args.rounds + 1):
                 note(f"\n== writes {kind}, round {round_no} of {args.rounds} ==")
                 runs: dict[str, dict[str, Any]] = {}
-                for side in ("baseline", "real", "writes"):
+                for side in ("baseline", "real", "control", "writes"):
                     label = f"{kind} {side} {round_no}"
                     server = servers["baseline" if side == "baseline" else "real"]
-                    if side == "writes":
+                    if side in ("control", "writes"):
+                        active = writer if side == "writes" else control
 
-                        def sample_both() -> dict[str, Any]:
-                            return {**writer.command("count"), **sample_pg()}
+                        def sample_both(active: WriterProcess = active) -> dict[str, Any]:
+                            return {**active.command("count"), **sample_pg()}
 
-                        writer.command("go")
+                        active.command("go")
                         try:
-                            result = rdds.run_load(
-                                kind, label, server, sargs, client_cpu, {"expect_changes": True}, sample_both
-                            )
+                            options = {"expect_changes": True} if side == "writes" else {}
+                            result = rdds.run_load(kind, label, server, sargs, client_cpu, options, sample_both)
                         finally:
-                            writer.command("pause")
+                            active.command("pause")
                         done = result["sampled"]
                         result["write_rate"] = done["changes"] / args.duration
                         result["write_errors"] = done["errors"]
@@ -589,20 +626,26 @@ def scenario_writes(args: argparse.Namespace, kinds: list[str], missed: list[str
                     result.update(run=f"{side} {round_no}", side=side, round=round_no)
                     runs[side] = result
                 runs["real"]["ratio"] = runs["real"]["rate"] / runs["baseline"]["rate"]
+                runs["control"]["ratio"] = runs["control"]["rate"] / runs["real"]["rate"]
                 runs["writes"]["ratio"] = runs["writes"]["rate"] / runs["real"]["rate"]
-                group = [runs["baseline"], runs["real"], runs["writes"]]
+                runs["writes"]["vs_control"] = runs["writes"]["rate"] / runs["control"]["rate"]
+                group = [runs["baseline"], runs["real"], runs["control"], runs["writes"]]
                 rows += group
                 rdds.print_rows(group, header=True)
-                w = runs["writes"]
-                note(
-                    f"  writes: {w['write_rate']:.1f} changes/s achieved (target {args.write_rate:g}), errors "
-                    f"{w['write_errors']}, writer CPU {w['writer_cpu']:.0%}; cache {w.get('cache_note', '-')}"
-                )
+                for side in ("control", "writes"):
+                    w = runs[side]
+                    note(
+                        f"  {side}: {w['write_rate']:.1f} changes/s achieved (target {args.write_rate:g}), errors "
+                        f"{w['write_errors']}, writer CPU {w['writer_cpu']:.0%}; cache {w.get('cache_note', '-')}"
+                    )
+                note(f"  writes / control: {runs['writes']['vs_control']:.2f}x")
         peak_rss = {kind: server.peak_rss_mb() for kind, server in servers.items()}
     finally:
         for server in servers.values():
             server.stop()
         writer.stop()
+        control.stop()
+        drop_database(control_url)
 
     print(
         f"\nwrites: {n:,} domains, {qinfo['total']:,}-name query set ({args.clients} clients, {args.duration:g} s "
@@ -615,7 +658,7 @@ def scenario_writes(args: argparse.Namespace, kinds: list[str], missed: list[str
         + ", ".join(
             f"{r['kind']} {r['run']} {r['write_rate']:.1f}/s ({r['write_errors']} errors)"
             for r in rows
-            if r["side"] == "writes"
+            if r["side"] in ("control", "writes")
         )
     )
     print_costs(rows)
@@ -628,12 +671,19 @@ def scenario_writes(args: argparse.Namespace, kinds: list[str], missed: list[str
     for kind in kinds:
         with_writes = median_ratio(rows, kind, "writes")
         cached = median_ratio(rows, kind, "real")
-        summary[kind] = {"writes": with_writes, "cached": cached}
+        control_ratio = median_ratio(rows, kind, "control")
+        vs_control = [r["vs_control"] for r in rows if r["kind"] == kind and r["side"] == "writes"]
+        summary[kind] = {"writes": with_writes, "cached": cached, "control": control_ratio, "vs_control": vs_control}
         print_summary_line(f"writes {kind.upper()}", with_writes, "of the real daemon without writes")
+        print_summary_line(f"control {kind.upper()}", control_ratio, "(writes to a database it does not follow)")
+        print(
+            f"  writes / control {kind.upper()}: median {statistics.median(vs_control):.2f}x "
+            f"(rounds: {', '.join(f'{v:.2f}x' for v in vs_control)}): the daemon's own cost of following the changes"
+        )
         print_summary_line(f"cached {kind.upper()}", cached, "fixed-answer baseline (bench_rdds)")
         check_target(missed, f"writes {kind}", with_writes, MIN_WRITES_RATIO)
         check_target(missed, f"cached {kind}", cached, MIN_CACHED_RATIO[kind])
-        rates = [r["write_rate"] for r in rows if r["kind"] == kind and r["side"] == "writes"]
+        rates = [r["write_rate"] for r in rows if r["kind"] == kind and r["side"] in ("control", "writes")]
         if min(rates) < 0.9 * args.write_rate:
             missed.append(f"writes {kind}: the writer achieved only {min(rates):.1f} of {args.write_rate:g} changes/s")
     save(args, "writes", {"rows": rows, "summary": summary, "peak_rss": peak_rss})

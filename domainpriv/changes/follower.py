@@ -8,7 +8,8 @@ How fresh (documented in docs/operations.md and measured by tests/integration/te
   PostgreSQL primary without `read_url`) the next answer therefore shows the change.
 * **A commit in another process** is seen within `poll_interval_seconds` (default 0.5 s), sooner on PostgreSQL,
   where the follower LISTENs on the primary and a NOTIFY sent by every audited change wakes it at commit. The
-  NOTIFY is only a wake-up: a lost one costs at most one poll interval, never a change.
+  NOTIFY is only a wake-up: a lost one costs at most one poll interval, never a change. Wake-ups within 50 ms
+  of the previous poll are taken together (so a steady stream of commits costs at most 20 polls a second).
 * **With a read replica** (`database.read_url`) the feed and the data are read from the replica, so a change is
   seen within replication lag + the poll interval. NOTIFY does not reach a hot standby; the follower still
   listens on the primary and polls the replica when woken. The replica's lag behind the primary is measured
@@ -51,6 +52,7 @@ log = logging.getLogger("domainpriv.changes")
 _LISTEN_RETRY_SECONDS = 5.0
 _LAG_CHECK_SECONDS = 2.0
 _WARN_EVERY_SECONDS = 30.0
+_WAKEUP_GAP_SECONDS = 0.05  # at most 20 NOTIFY-driven polls a second, whatever the write rate
 
 
 class FeedConsumer(Protocol):
@@ -99,6 +101,7 @@ class ChangeFollower:
         self._lock = threading.Lock()  # one poll at a time: the thread's and after-commit ones
         self._position: int | None = None
         self._last_read: float | None = None
+        self._polled_at = 0.0
         self._serving = False
         self._failing_since: float | None = None
         self._last_warning = 0.0
@@ -135,6 +138,7 @@ class ChangeFollower:
     def poll_now(self) -> bool:
         """Read and apply everything new in the feed; False if the feed could not be read (logged)."""
         with self._lock:
+            self._polled_at = self._monotonic()
             try:
                 self._read_and_apply()
             except SQLAlchemyError as exc:
@@ -214,15 +218,22 @@ class ChangeFollower:
                 self._housekeeping_failed = False
 
     def _wait(self) -> None:
-        """Until a NOTIFY arrives on the primary or the poll interval passes."""
+        """Until a NOTIFY arrives on the primary or the poll interval passes. Wake-ups less than
+        `_WAKEUP_GAP_SECONDS` after the previous poll wait for the rest of that gap and are taken together: under
+        a steady stream of changes one poll reads several, instead of one poll per commit."""
         timeout = self._settings.poll_interval_seconds
         conn = self._listening()
         if conn is None:
             self._stop.wait(timeout)
             return
         try:
-            for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
+            woken = any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
+            if woken:
+                rest = _WAKEUP_GAP_SECONDS - (self._monotonic() - self._polled_at)
+                if rest > 0:
+                    self._stop.wait(rest)
+                for _ in conn.notifies(timeout=0):  # drained: the poll that follows reads their rows
+                    pass
         except psycopg.Error as exc:
             log.warning("change feed wake-ups lost (%s); polling every %g s", type(exc).__name__, timeout)
             self._drop_listen()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -314,3 +314,60 @@ def test_an_event_loop_miss_against_a_database_that_is_away_raises_database_unav
 
     asyncio.run(scenario())
     engine.dispose()
+
+
+class _Recorder:
+    """A feed consumer that keeps what it was told, and when."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, frozenset[str]]] = []
+
+    def invalidate(self, names: Collection[str]) -> None:
+        self.calls.append((time.monotonic(), frozenset(names)))
+
+    def reset(self) -> None:
+        pass
+
+    def set_serving(self, serving: bool) -> None:
+        pass
+
+
+def test_a_stream_of_other_processes_commits_is_read_in_few_polls_and_none_is_missed(
+    uow: UnitOfWork, engine: Engine
+) -> None:
+    """Each commit of another process sends a NOTIFY; at 200 commits/s the follower must not poll 200 times a
+    second (each poll is a query on the primary and work in every daemon), yet see every change soon after."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("NOTIFY wake-ups are PostgreSQL's")
+    import psycopg
+
+    recorder = _Recorder()
+    settings = follower_module.FollowerSettings(poll_interval_seconds=5.0)  # only the wake-ups can find them in time
+    follower = follower_module.ChangeFollower(
+        engine, recorder, settings=settings, primary_engine=engine, listen_dsn=follower_module.listen_dsn_for(engine)
+    )
+    follower.start()
+    names = [f"stream-{i}.example" for i in range(60)]
+    try:
+        time.sleep(0.2)  # listening
+        with psycopg.connect(follower_module.listen_dsn_for(engine) or "", autocommit=True) as writer:
+            started = time.monotonic()
+            for name in names:  # as another daemon's audited changes write them: a feed row and a NOTIFY
+                with writer.transaction():
+                    writer.execute(
+                        "INSERT INTO domain_change (domain, audit_seq, changed_at) VALUES (%s, 0, now())", [name]
+                    )
+                    writer.execute(f"NOTIFY {follower_module.CHANNEL}")
+                time.sleep(0.005)
+            last_commit = time.monotonic()
+        deadline = last_commit + 2.0
+        while time.monotonic() < deadline and set(names) - {n for _, seen in recorder.calls for n in seen}:
+            time.sleep(0.005)
+    finally:
+        follower.close()
+    seen = {n for _, batch in recorder.calls for n in batch}
+    assert seen >= set(names)
+    last_seen = max(t for t, batch in recorder.calls if names[-1] in batch)
+    assert last_seen - last_commit < 0.5, "the last change was seen late"
+    elapsed = last_commit - started
+    assert len(recorder.calls) <= elapsed * 20 + 3, (len(recorder.calls), elapsed)  # at most 20 polls a second

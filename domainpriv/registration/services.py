@@ -6,6 +6,7 @@ named not-found error, check the rules, write, record the audit event, commit. C
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -274,13 +275,10 @@ def create_domain(
         if s.scalar(select(Domain.id).where(Domain.name == a_label)) is not None:
             raise DomainExists(a_label)
         roles = {"registrant": registrant, "admin": admin, "tech": tech, "billing": billing}
-        contact_ids = {
-            role: _usable_contact(s, h, owner_id=owner.id, owner_handle=owner.handle, owner_parent_id=owner.parent_id)[
-                0
-            ]
-            for role, h in roles.items()
-            if h
-        }
+        usable = functools.partial(
+            _usable_contact, s, owner_id=owner.id, owner_handle=owner.handle, owner_parent_id=owner.parent_id
+        )
+        contact_ids = {role: usable(h)[0] for role, h in roles.items() if h}
         rules.check_publication_consent(privacy_mode, account=owner.handle, consents=consents_in_force(s, owner.id))
         row = Domain(
             name=a_label,

@@ -212,7 +212,8 @@ def test_verify_names_a_changed_file(demo_uow: UnitOfWork, escrow_keys: EscrowKe
     deposit = services.run_deposit(demo_uow, settings, kind="full", actor=ACTOR, upload=False)
     data = next(f for f in deposit.files if f.role == "data")
     path = services.deposit_folder(settings.escrow, deposit) / data.name
-    path.write_bytes(path.read_bytes()[:-1] + b"\0")
+    content = path.read_bytes()
+    path.write_bytes(content[:-1] + bytes([content[-1] ^ 0xFF]))  # a changed byte, whatever it was
     problems = verify.verify_deposit(demo_uow, settings, deposit.id).problems
     assert problems == [f"{data.name}: size or SHA-256 differs from what was recorded when it was built"]
 

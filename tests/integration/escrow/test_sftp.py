@@ -277,7 +277,7 @@ def test_exhausted_attempts_name_the_file_and_the_last_cause_after_a_doubling_ba
     assert fault.fired == 4
     message = str(failed.value)
     assert f"gave up after 4 attempt(s) at {data.name} (1 of 2 file(s) not delivered)" in message
-    assert re.search(r"last error: (ConnectionResetError|ConnectionLost|SFTPConnectionLost): ", message)
+    assert re.search(r"last error: (ConnectionResetError|BrokenPipeError|ConnectionLost|SFTPConnectionLost): ", message)
     assert data.name not in names and signature.name in names  # the incomplete file is only ever a .part
 
 

@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from domainpriv import audit, demo, summary
+from domainpriv.accounts import services as credentials
 from domainpriv.audit import Actor
 from domainpriv.config import Settings, load_settings
 from domainpriv.errors import DomainprivError
@@ -52,6 +53,7 @@ domain_app = typer.Typer(help="Registered domains.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Publication mode of a domain.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 escrow_app = typer.Typer(help="Registrar data escrow deposits.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts' credentials: passwords and API tokens.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (demo_app, "demo"),
@@ -59,6 +61,7 @@ for sub, name in (
     (privacy_app, "privacy"),
     (audit_app, "audit"),
     (escrow_app, "escrow"),
+    (account_app, "account"),
 ):
     app.add_typer(sub, name=name)
 
@@ -333,6 +336,35 @@ def privacy_set(
         _uow(_settings(config)), actor=_actor(), domain=name, mode=mode, reason=reason
     )
     out.print(f"{record.name}: privacy mode is now {record.privacy_mode.value}")
+
+
+# -- accounts ----------------------------------------------------------------------------------------------------
+
+
+@account_app.command("passwd")
+def account_passwd(
+    handle: Annotated[str, typer.Argument(help="Account handle.")],
+    reason: ReasonOption = "password set on the command line",
+    config: ConfigOption = None,
+) -> None:
+    """Set an account's password, read from standard input (one line; never an argument, which `ps` would show)."""
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    credentials.set_password(_uow(_settings(config)), actor=_actor(), account=handle, password=password, reason=reason)
+    out.print(f"{handle}: password set")
+
+
+@account_app.command("token")
+def account_token(
+    handle: Annotated[str, typer.Argument(help="Account handle.")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for (shown in listings).")] = "cli",
+    reason: ReasonOption = "token issued on the command line",
+    config: ConfigOption = None,
+) -> None:
+    """Issue an API token and print it once: only its digest is stored."""
+    issued = credentials.issue_token(_uow(_settings(config)), actor=_actor(), account=handle, name=name, reason=reason)
+    out.print(issued.token)
+    err.print(f"token {issued.record.id} ({issued.record.name}) for {handle}: shown once, keep it now")
 
 
 # -- public RDDS -----------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy models, the engine, the unit of work and the Alembic migrations."""
 
-from domainpriv.store.accounts import Account, Consent
+from domainpriv.store.accounts import Account, ApiToken, Consent
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
 from domainpriv.store.changes import ChangeFeedState, DomainChange
@@ -13,6 +13,7 @@ __all__ = [
     "CONTACT_ROLES",
     "Account",
     "AccountKind",
+    "ApiToken",
     "AuditEvent",
     "Base",
     "ChangeFeedState",

@@ -50,3 +50,16 @@ class Consent(Base):
     source: Mapped[str] = mapped_column(String(64))
 
     account: Mapped[Account] = relationship(back_populates="consents")
+
+
+class ApiToken(Base):
+    """A named bearer token of an account. Only the SHA-256 of the token is stored: it is shown once, at issue."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

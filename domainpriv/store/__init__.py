@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy models, the engine, the unit of work and the Alembic migrations."""
 
-from domainpriv.store.accounts import Account, ApiToken, Consent
+from domainpriv.store.accounts import Account, ApiToken, Consent, LoginAttempt, LoginSession
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
 from domainpriv.store.changes import ChangeFeedState, DomainChange
@@ -24,6 +24,8 @@ __all__ = [
     "DomainChange",
     "EscrowDeposit",
     "EscrowFile",
+    "LoginAttempt",
+    "LoginSession",
     "Nameserver",
     "PrivacyMode",
     "PrivacyServiceIdentity",

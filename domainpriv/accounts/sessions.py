@@ -1,0 +1,190 @@
+"""Login with throttling, server-side sessions, logout and "log out everywhere".
+
+Why server-side sessions with a digest: the browser's cookie holds 256 random bits; the database holds their
+SHA-256, so neither a database copy nor a log line lets anyone take over a session, and ending a session (logout,
+a password reset, "everywhere") takes effect on the next request, which a signed cookie could not do.
+
+Throttling counts failed attempts in a sliding window, per account name as typed (unknown names too: otherwise the
+answer would tell which accounts exist) and per source address. A throttled login is refused before the password
+is checked, with the time to wait; a refusal for bad credentials never says which part was wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from sqlalchemy import Select, func, select, update
+
+from domainpriv.accounts import passwords, tokens
+from domainpriv.audit import Actor, record_event
+from domainpriv.changes import NOTHING
+from domainpriv.errors import DomainprivError
+from domainpriv.store import Account, LoginAttempt, LoginSession, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=12)
+    window: timedelta = timedelta(minutes=15)
+    max_failures_per_account: int = 5
+    max_failures_per_source: int = 20
+
+
+DEFAULT_POLICY = SessionPolicy()
+
+
+class LoginRefused(DomainprivError):
+    """Bad credentials, or too many recent failures (`retry_after_seconds` set)."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    session_id: str  # for the cookie; only its digest is stored
+    account: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: int
+    account: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+def login(
+    uow: UnitOfWork,
+    *,
+    account: str,
+    password: str,
+    source: str,
+    policy: SessionPolicy = DEFAULT_POLICY,
+    hasher: PasswordHasher = passwords.DEFAULT_HASHER,
+) -> LoggedIn:
+    """Check the password and open a session. Raises LoginRefused."""
+    handle, source = account.strip()[:64], source[:64]
+    now = uow.clock()
+    wait = _throttled_for(uow, handle, source, now, policy)
+    if wait is not None:
+        raise LoginRefused(f"too many failed logins; try again in {wait} s", retry_after_seconds=wait)
+    with uow.reading() as r:
+        row = r.session.execute(select(Account.id, Account.password_hash).where(Account.handle == handle)).first()
+    checked = passwords.check(row.password_hash if row else None, password, hasher)
+    with uow:
+        s = uow.session
+        s.add(LoginAttempt(account=handle, source=source, succeeded=checked.ok, at=now))
+        if not checked.ok or row is None:
+            uow.commit()
+            raise LoginRefused("wrong account or password")
+        session_id = tokens.new_token()
+        expires_at = now + policy.absolute
+        entry = LoginSession(account_id=row.id, digest=tokens.token_digest(session_id), created_at=now,
+                             last_seen_at=now, expires_at=expires_at, source=source)  # fmt: skip
+        s.add(entry)
+        if checked.rehashed is not None:
+            s.execute(update(Account).where(Account.id == row.id).values(password_hash=checked.rehashed))
+        s.flush()  # flush: the event names the session's id
+        record_event(
+            s,
+            now=now,
+            actor=Actor("customer", handle),
+            action="account:session:start",
+            object_type="account",
+            object_key=handle,
+            reason="login",
+            details={"session_id": entry.id, "rehashed": checked.rehashed is not None},
+            affects=NOTHING,
+        )
+        uow.commit()
+    return LoggedIn(session_id, handle, expires_at)
+
+
+def current_session(uow: UnitOfWork, session_id: str, *, policy: SessionPolicy = DEFAULT_POLICY) -> SessionInfo | None:
+    """The open session a cookie names, or None (unknown, ended, idle too long or past its absolute limit).
+    Touches `last_seen_at` (at most once a minute, so that browsing is not a write per page)."""
+    if not tokens.looks_like_token(session_id):
+        return None
+    now = uow.clock()
+    with uow.reading() as r:  # a read: most requests do not touch the session
+        found = r.session.execute(_open_session(session_id)).first()
+    if found is None:
+        return None
+    entry, handle = found
+    if now >= entry.expires_at or now - entry.last_seen_at >= policy.idle:
+        return None
+    if now - entry.last_seen_at >= timedelta(minutes=1):
+        with uow:
+            uow.session.execute(update(LoginSession).where(LoginSession.id == entry.id).values(last_seen_at=now))
+            uow.commit()
+        return SessionInfo(entry.id, handle, entry.created_at, now)
+    return SessionInfo(entry.id, handle, entry.created_at, entry.last_seen_at)
+
+
+def _open_session(session_id: str) -> Select[LoginSession, str]:
+    return (
+        select(LoginSession, Account.handle)
+        .join(Account, Account.id == LoginSession.account_id)
+        .where(LoginSession.digest == tokens.token_digest(session_id), LoginSession.ended_at.is_(None))
+    )
+
+
+def logout(uow: UnitOfWork, session_id: str) -> bool:
+    """End the session the cookie names; False if there was none open."""
+    if not tokens.looks_like_token(session_id):
+        return False
+    with uow:
+        s = uow.session
+        now = uow.clock()
+        found = s.execute(_open_session(session_id)).first()
+        if found is None:
+            return False
+        entry, handle = found
+        entry.ended_at = now
+        record_event(s, now=now, actor=Actor("customer", handle), action="account:session:end", object_type="account",
+                     object_key=handle, reason="logout", details={"session_id": entry.id}, affects=NOTHING)  # fmt: skip
+        uow.commit()
+        return True
+
+
+def end_all_sessions(uow: UnitOfWork, *, actor: Actor, account: str, reason: str) -> int:
+    """Log the account out everywhere (also what a password reset does); returns how many sessions ended."""
+    with uow:
+        s = uow.session
+        now = uow.clock()
+        account_id = s.scalar(select(Account.id).where(Account.handle == account))
+        if account_id is None:
+            return 0
+        ended = s.execute(
+            update(LoginSession)
+            .where(LoginSession.account_id == account_id, LoginSession.ended_at.is_(None))
+            .values(ended_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        record_event(s, now=now, actor=actor, action="account:session:end-all", object_type="account",
+                     object_key=account, reason=reason, details={"sessions": ended}, affects=NOTHING)  # fmt: skip
+        uow.commit()
+        return int(ended)
+
+
+def _throttled_for(uow: UnitOfWork, handle: str, source: str, now: datetime, policy: SessionPolicy) -> int | None:
+    """Seconds until the oldest counted failure leaves the window, if a limit is reached; else None."""
+    since = now - policy.window
+    with uow.reading() as r:
+        s = r.session
+        for column, value, limit in (
+            (LoginAttempt.account, handle, policy.max_failures_per_account),
+            (LoginAttempt.source, source, policy.max_failures_per_source),
+        ):
+            recent = (column == value) & (LoginAttempt.at > since) & LoginAttempt.succeeded.is_(False)
+            count, oldest = s.execute(select(func.count(), func.min(LoginAttempt.at)).where(recent)).one()
+            if count >= limit and oldest is not None:
+                # The oldest of the last `limit` failures leaves the window first; approximated by the oldest.
+                return max(1, math.ceil((oldest + policy.window - now).total_seconds()))
+    return None

@@ -1,0 +1,75 @@
+"""Credentials of accounts (domainpriv/store/accounts.py): API tokens, login sessions, login attempts.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import domainpriv.store.base
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+UTC = domainpriv.store.base.UTCDateTime
+
+
+def upgrade() -> None:
+    op.create_table(
+        "api_token",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTC(), nullable=False),
+        sa.Column("revoked_at", UTC(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["account.id"], name=op.f("fk_api_token_account_id_account"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_token")),
+        sa.UniqueConstraint("digest", name=op.f("uq_api_token_digest")),
+    )
+    op.create_index(op.f("ix_api_token_account_id"), "api_token", ["account_id"], unique=False)
+    op.create_table(
+        "login_session",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTC(), nullable=False),
+        sa.Column("last_seen_at", UTC(), nullable=False),
+        sa.Column("expires_at", UTC(), nullable=False),
+        sa.Column("ended_at", UTC(), nullable=True),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["account.id"], name=op.f("fk_login_session_account_id_account"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_session")),
+        sa.UniqueConstraint("digest", name=op.f("uq_login_session_digest")),
+    )
+    op.create_index(op.f("ix_login_session_account_id"), "login_session", ["account_id"], unique=False)
+    op.create_table(
+        "login_attempt",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("succeeded", sa.Boolean(), nullable=False),
+        sa.Column("at", UTC(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempt")),
+    )
+    op.create_index(op.f("ix_login_attempt_account_at"), "login_attempt", ["account", "at"], unique=False)
+    op.create_index(op.f("ix_login_attempt_source_at"), "login_attempt", ["source", "at"], unique=False)
+    op.create_index(op.f("ix_login_attempt_at"), "login_attempt", ["at"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_table("login_attempt")
+    op.drop_index(op.f("ix_login_session_account_id"), table_name="login_session")
+    op.drop_table("login_session")
+    op.drop_index(op.f("ix_api_token_account_id"), table_name="api_token")
+    op.drop_table("api_token")

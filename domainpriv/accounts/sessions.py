@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from sqlalchemy import Select, func, select, update
 
-from domainpriv.accounts import passwords, tokens
+from domainpriv.accounts import passwords, tokens, two_factor
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
 from domainpriv.errors import DomainprivError
@@ -40,9 +40,10 @@ DEFAULT_POLICY = SessionPolicy()
 class LoginRefused(DomainprivError):
     """Bad credentials, or too many recent failures (`retry_after_seconds` set)."""
 
-    def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
+    def __init__(self, message: str, *, retry_after_seconds: int | None = None, needs_code: bool = False) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        self.needs_code = needs_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,24 +67,35 @@ def login(
     account: str,
     password: str,
     source: str,
+    code: str | None = None,
     policy: SessionPolicy = DEFAULT_POLICY,
     hasher: PasswordHasher = passwords.DEFAULT_HASHER,
 ) -> LoggedIn:
-    """Check the password and open a session. Raises LoginRefused."""
+    """Check the password (and, where two-factor is on, the `code`) and open a session. Raises LoginRefused
+    (`needs_code` when the password was right and a code is needed)."""
     handle, source = account.strip()[:64], source[:64]
     now = uow.clock()
     wait = _throttled_for(uow, handle, source, now, policy)
     if wait is not None:
         raise LoginRefused(f"too many failed logins; try again in {wait} s", retry_after_seconds=wait)
     with uow.reading() as r:
-        row = r.session.execute(select(Account.id, Account.password_hash).where(Account.handle == handle)).first()
+        row = r.session.execute(
+            select(Account.id, Account.password_hash, Account.totp_enabled_at).where(Account.handle == handle)
+        ).first()
     checked = passwords.check(row.password_hash if row else None, password, hasher)
+    second = checked.ok and row is not None and row.totp_enabled_at is not None
+    if second and code is None:
+        raise LoginRefused("a two-factor code is needed", needs_code=True)
+    code_ok = not second or two_factor.verify(uow, account=handle, code=code or "")
     with uow:
         s = uow.session
-        s.add(LoginAttempt(account=handle, source=source, succeeded=checked.ok, at=now))
+        s.add(LoginAttempt(account=handle, source=source, succeeded=checked.ok and code_ok, at=now))
         if not checked.ok or row is None:
             uow.commit()
             raise LoginRefused("wrong account or password")
+        if not code_ok:
+            uow.commit()
+            raise LoginRefused("wrong two-factor code", needs_code=True)
         session_id = tokens.new_token()
         expires_at = now + policy.absolute
         entry = LoginSession(account_id=row.id, digest=tokens.token_digest(session_id), created_at=now,

@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy models, the engine, the unit of work and the Alembic migrations."""
 
-from domainpriv.store.accounts import Account, ApiToken, Consent, LoginAttempt, LoginSession
+from domainpriv.store.accounts import Account, ApiToken, Consent, LoginAttempt, LoginSession, RecoveryCode
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
 from domainpriv.store.changes import ChangeFeedState, DomainChange
@@ -29,6 +29,7 @@ __all__ = [
     "Nameserver",
     "PrivacyMode",
     "PrivacyServiceIdentity",
+    "RecoveryCode",
     "UnitOfWork",
     "make_engine",
     "make_read_engine",

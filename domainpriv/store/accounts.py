@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domainpriv.store.base import Base, UTCDateTime
@@ -25,6 +25,11 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Two-factor (TOTP, RFC 6238): the secret while being set up and once confirmed; the last accepted time
+    # step, so that a code cannot be used twice (pyotp does not prevent reuse).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
 
     parent: Mapped[Account | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Account]] = relationship(back_populates="parent")
@@ -93,3 +98,14 @@ class LoginAttempt(Base):
     source: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class RecoveryCode(Base):
+    """A single-use two-factor recovery code (80 random bits), stored as its SHA-256."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

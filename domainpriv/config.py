@@ -127,6 +127,18 @@ class EscrowSettings(_Section):
         return bool(self.agent_public_key)
 
 
+class MailSettings(_Section):
+    smtp_host: str = Field(min_length=1)
+    smtp_port: int = Field(ge=1, le=65535)
+    from_address: str = Field(min_length=3)
+    starttls: bool
+    username: str  # "": no SMTP authentication
+    password: str
+    timeout_seconds: float = Field(gt=0)
+    max_attempts: int = Field(ge=1, le=100)
+    backoff_seconds: float = Field(gt=0)
+
+
 class SchedulerSettings(_Section):
     enabled: bool
     leader_poll_seconds: float = Field(gt=0, le=60)
@@ -143,6 +155,7 @@ class Settings(_Section):
     rdap: RdapSettings
     portal: ListenSettings
     escrow: EscrowSettings
+    mail: MailSettings
     scheduler: SchedulerSettings
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from domainpriv.config import Settings
 from domainpriv.escrow.due import DueResult, run_due_deposits
+from domainpriv.notify.delivery import DeliveryReport, deliver_due
 from domainpriv.store import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,16 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class SweepReport:
     escrow: list[DueResult]
+    notices: DeliveryReport
 
     def lines(self) -> list[str]:
-        out = [
+        n = self.notices
+        out = (
+            [f"notices: {n.sent} sent, {n.retried} to retry, {n.failed} failed"]
+            if n.sent + n.retried + n.failed
+            else []
+        )
+        out += [
             f"escrow {r.kind} deposit scheduled for {r.scheduled_for.isoformat()}: {r.outcome}"
             + (f" (deposit {r.deposit_id})" if r.deposit_id is not None else "")
             + (f": {r.error}" if r.error else "")
@@ -37,4 +45,5 @@ def sweep(uow: UnitOfWork, settings: Settings, now: datetime) -> SweepReport:
     """Run what is due at `now`."""
     if not settings.escrow.configured:
         log.debug("escrow is not set up (escrow.agent_public_key is empty): no deposits are scheduled")
-    return SweepReport(escrow=run_due_deposits(uow, settings, now))
+    escrow = run_due_deposits(uow, settings, now)
+    return SweepReport(escrow=escrow, notices=deliver_due(uow, settings.mail))

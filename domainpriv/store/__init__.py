@@ -5,6 +5,7 @@ from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
 from domainpriv.store.changes import ChangeFeedState, DomainChange
 from domainpriv.store.escrow import EscrowDeposit, EscrowFile
+from domainpriv.store.notify import Notice
 from domainpriv.store.registration import Contact, Domain, Nameserver, PrivacyServiceIdentity
 from domainpriv.store.session import UnitOfWork, make_engine, make_read_engine, session_factory
 from domainpriv.vocabulary import CONTACT_ROLES, AccountKind, ConsentPurpose, PrivacyMode
@@ -27,6 +28,7 @@ __all__ = [
     "LoginAttempt",
     "LoginSession",
     "Nameserver",
+    "Notice",
     "PrivacyMode",
     "PrivacyServiceIdentity",
     "RecoveryCode",

@@ -299,7 +299,7 @@ def test_misses_on_the_event_loop_share_one_query_and_never_cache_a_view_overtak
 
 
 def test_an_event_loop_miss_against_a_database_that_is_away_raises_database_unavailable(tmp_path: Path) -> None:
-    from support.pg_cluster import free_port
+    from support.ports import free_port
 
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing-listens-here"
     engine = make_read_engine(url, pool_size=2)

@@ -37,7 +37,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -53,6 +52,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from support.databases import pg_url, services_required
+from support.ports import free_port
 
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
@@ -107,14 +107,6 @@ class PostgresStartError(RuntimeError):
 
 class HotStandbyBlocked(PostgresStartError):
     """A standby that cannot accept reads until a transaction of its primary ends (see `replica_of`)."""
-
-
-def free_port() -> int:
-    """A port that is free on 127.0.0.1 right now (toolchain.md §3: ask just before starting)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # --- binaries and the account they run as -------------------------------------------------------------------

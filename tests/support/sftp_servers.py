@@ -37,6 +37,7 @@ import asyncssh
 import pytest
 
 from support.databases import services_required
+from support.ports import free_port
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -98,14 +99,6 @@ def known_hosts_line(host: str, port: int, key: asyncssh.SSHKey) -> str:
     """The known_hosts line pinning `key` for host:port (the `[host]:port` form off port 22)."""
     pattern = host if port == 22 else f"[{host}]:{port}"
     return f"{pattern} {public_line(key)}\n"
-
-
-def free_port() -> int:
-    """A port that is free on 127.0.0.1 right now (toolchain.md §3: ask just before starting)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # --- OpenSSH ---------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ of one failing half-way with "database is locked" when it upgrades a read lock.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import weakref
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, Self
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from domainpriv.clock import Clock, utcnow
@@ -132,7 +134,8 @@ class UnitOfWork:
             if self.read_only and exc_type is None:
                 # Ends a read like a rollback would (nothing was written), but psycopg drops every prepared
                 # statement of the connection on ROLLBACK: reads ending that way were never prepared.
-                self.session.commit()
+                with contextlib.suppress(SQLAlchemyError):  # a read that failed inside: close() rolls back
+                    self.session.commit()
             self.session.close()  # rolls back what was not committed; loaded objects stay readable
         finally:
             self._session = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import Engine, delete, select, update
 from domainpriv.audit import Actor, AuditChainBroken, record_event, verify_chain
 from domainpriv.changes import domains
 from domainpriv.store import AuditEvent, DomainChange, UnitOfWork
+from support.threads import run_threads
 
 
 def append(uow: UnitOfWork, n: int, *, key: str = "example.com") -> None:
@@ -101,20 +101,7 @@ def test_a_rebuilt_hash_still_breaks_the_next_link(uow: UnitOfWork, engine: Engi
 
 def test_concurrent_writers_extend_one_chain(engine: Engine, uow: UnitOfWork) -> None:
     writers, per_writer = 4, 15
-    errors: list[BaseException] = []
-
-    def work(k: int) -> None:
-        try:
-            append(UnitOfWork(engine, clock=uow.clock), per_writer, key=f"w{k}.example")
-        except BaseException as exc:  # surfaced below; a thread must not swallow it
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors
+    run_threads(lambda k: append(UnitOfWork(engine, clock=uow.clock), per_writer, key=f"w{k}.example"), writers)
     assert verify(uow) == writers * per_writer
     with uow.reading() as r:
         seqs = list(r.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))

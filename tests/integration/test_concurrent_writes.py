@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import threading
-from collections.abc import Callable
 
 import orjson
 import pytest
@@ -18,24 +16,7 @@ from domainpriv.registration import services
 from domainpriv.registration.errors import ConsentMissing
 from domainpriv.store import AuditEvent, PrivacyMode, UnitOfWork
 from support.builders import ACTOR, grant_publish_consent, make_account, make_contact, make_domain
-
-
-def run_threads(work: Callable[[int], None], n: int) -> None:
-    errors: list[BaseException] = []
-
-    def guarded(k: int) -> None:
-        try:
-            work(k)
-        except BaseException as exc:  # surfaced below; a thread must not swallow it
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not [t for t in threads if t.is_alive()], "a writer hung"
-    assert not errors, errors
+from support.threads import run_threads
 
 
 def privacy_events(uow: UnitOfWork, name: str) -> list[dict[str, str]]:

@@ -42,8 +42,8 @@ _PG_AUDIT_LOCK_KEY = 0x646F6D70  # "domp": one advisory lock id for the chain he
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _LOCK_AND_NOTIFY = text(f"SELECT pg_advisory_xact_lock(:k), pg_notify('{CHANGE_CHANNEL}', '')")
 _AUDIT = cast(Table, AuditEvent.__table__)
-# LIMIT as a literal, not a bound parameter: PostgreSQL then keeps one generic plan for the prepared statement.
 _INSERT_EVENT = insert(_AUDIT)
+# LIMIT as a literal, not a bound parameter: PostgreSQL then keeps one generic plan for the prepared statement.
 _HEAD = select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(literal_column("1"))
 
 

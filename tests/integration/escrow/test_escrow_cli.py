@@ -91,15 +91,20 @@ def test_a_run_killed_while_building_is_finished_by_the_next_one(
     run(db_url, env, "db", "upgrade")
     run(db_url, env, "demo", "load", "--domains", "3000")
     rng = random.Random(7)
+    folder = tmp_path / "escrow"
     for _ in range(2):  # killed twice, at a random moment of the build
         proc = spawn(db_url, env, "escrow", "run", "--no-upload")
         deadline = time.monotonic() + 60
         while not any(s == "building" for _, s, _ in states(db_url)) and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 1.0))
+        # A random point of the build, by its progress (files written so far), not by time: on a fast machine a
+        # timed kill came after the run had finished, and the next run was then, rightly, a new revision.
+        files_at_kill = rng.randint(0, 4)
+        while sum(1 for p in folder.rglob("*") if p.is_file()) < files_at_kill and proc.poll() is None:
+            time.sleep(0.002)
+        assert proc.poll() is None, "the run finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
-        folder = tmp_path / "escrow"
         for path in folder.rglob("*.gpg"):  # whatever carries a final name is complete
             code, status = gpg_decrypt(escrow_keys.agent_home, path, tmp_path / "check.out")
             assert code == 0 and "GOODSIG" in status, path

@@ -1,6 +1,14 @@
 """Persistence: SQLAlchemy models, the engine, the unit of work and the Alembic migrations."""
 
-from domainpriv.store.accounts import Account, ApiToken, Consent, LoginAttempt, LoginSession, RecoveryCode
+from domainpriv.store.accounts import (
+    Account,
+    ApiToken,
+    Consent,
+    LoginAttempt,
+    LoginSession,
+    PasswordReset,
+    RecoveryCode,
+)
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
 from domainpriv.store.changes import ChangeFeedState, DomainChange
@@ -29,6 +37,7 @@ __all__ = [
     "LoginSession",
     "Nameserver",
     "Notice",
+    "PasswordReset",
     "PrivacyMode",
     "PrivacyServiceIdentity",
     "RecoveryCode",

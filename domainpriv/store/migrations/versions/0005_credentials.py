@@ -1,5 +1,5 @@
 """Credentials of accounts (domainpriv/store/accounts.py): API tokens, login sessions, login attempts,
-two-factor (TOTP columns of account, recovery codes).
+two-factor (TOTP columns of account, recovery codes), password resets.
 
 Revision ID: 0005
 Revises: 0004
@@ -84,9 +84,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("digest", name=op.f("uq_recovery_code_digest")),
     )
     op.create_index(op.f("ix_recovery_code_account_id"), "recovery_code", ["account_id"], unique=False)
+    op.create_table(
+        "password_reset",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTC(), nullable=False),
+        sa.Column("expires_at", UTC(), nullable=False),
+        sa.Column("used_at", UTC(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["account.id"], name=op.f("fk_password_reset_account_id_account"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_password_reset")),
+        sa.UniqueConstraint("digest", name=op.f("uq_password_reset_digest")),
+    )
+    op.create_index(op.f("ix_password_reset_account_id"), "password_reset", ["account_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_password_reset_account_id"), table_name="password_reset")
+    op.drop_table("password_reset")
     op.drop_index(op.f("ix_recovery_code_account_id"), table_name="recovery_code")
     op.drop_table("recovery_code")
     with op.batch_alter_table("account") as batch_op:

@@ -14,9 +14,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from domainpriv.accounts import passwords, tokens
+from domainpriv.accounts.rows import account_row
 from domainpriv.audit import SYSTEM, Actor, record_event
 from domainpriv.changes import NOTHING
-from domainpriv.registration.errors import AccountNotFound, ValidationError
+from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.validation import normalize_text
 from domainpriv.store import Account, ApiToken, UnitOfWork
 
@@ -61,7 +62,7 @@ def set_password(
     hashed = passwords.hash_password(password, hasher)  # before the transaction: ~0.1 s of CPU, no lock held
     with uow:
         s = uow.session
-        row = _account(uow, account)
+        row = account_row(uow, account)
         had_one = row.password_hash is not None
         row.password_hash = hashed
         record_event(
@@ -120,7 +121,7 @@ def issue_token(uow: UnitOfWork, *, actor: Actor, account: str, name: str, reaso
     with uow:
         now = uow.clock()
         s = uow.session
-        owner = _account(uow, account)
+        owner = account_row(uow, account)
         row = ApiToken(account_id=owner.id, name=name, digest=tokens.token_digest(token), created_at=now)
         s.add(row)
         s.flush()  # flush: the event names the token's id
@@ -154,7 +155,7 @@ def authenticate_token(uow: UnitOfWork, token: str) -> str | None:
 def list_tokens(uow: UnitOfWork, *, account: str) -> list[TokenRecord]:
     """The account's tokens, newest first (never the tokens themselves). Raises AccountNotFound."""
     with uow.reading() as r:
-        owner = _account(r, account)
+        owner = account_row(r, account)
         rows = r.session.scalars(select(ApiToken).where(ApiToken.account_id == owner.id).order_by(ApiToken.id.desc()))
         return [_token_record(row, owner.handle) for row in rows]
 
@@ -165,7 +166,7 @@ def revoke_token(uow: UnitOfWork, *, actor: Actor, account: str, token_id: int, 
     with uow:
         now = uow.clock()
         s = uow.session
-        owner = _account(uow, account)
+        owner = account_row(uow, account)
         row = s.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.account_id == owner.id))
         if row is None:
             raise ValidationError("token_id", f"no token {token_id} for account {owner.handle}")
@@ -184,13 +185,6 @@ def revoke_token(uow: UnitOfWork, *, actor: Actor, account: str, token_id: int, 
             )
             uow.commit()
         return _token_record(row, owner.handle)
-
-
-def _account(uow: UnitOfWork, handle: str) -> Account:
-    row = uow.session.scalar(select(Account).where(Account.handle == handle))
-    if row is None:
-        raise AccountNotFound(handle)
-    return row
 
 
 def _token_record(row: ApiToken, handle: str) -> TokenRecord:

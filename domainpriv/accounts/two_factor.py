@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from domainpriv.accounts.rows import account_row
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
-from domainpriv.registration.errors import AccountNotFound, ValidationError
+from domainpriv.registration.errors import ValidationError
 from domainpriv.store import Account, RecoveryCode, UnitOfWork
 
 ISSUER = "domainpriv"
@@ -40,7 +41,7 @@ def begin(uow: UnitOfWork, *, actor: Actor, account: str) -> Enrolment:
     """A new secret for the account, not in force until confirmed. Raises AccountNotFound."""
     secret = pyotp.random_base32()
     with uow:
-        row = _account(uow, account)
+        row = account_row(uow, account)
         row.totp_secret = secret
         row.totp_enabled_at = None
         row.totp_last_step = None
@@ -55,7 +56,7 @@ def confirm(uow: UnitOfWork, *, actor: Actor, account: str, code: str) -> list[s
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
     with uow:
         now = uow.clock()
-        row = _account(uow, account)
+        row = account_row(uow, account)
         if row.totp_secret is None or row.totp_enabled_at is not None:
             raise ValidationError("code", "no two-factor set-up is waiting for confirmation")
         step = _matching_step(row.totp_secret, code, now, after=None)
@@ -103,8 +104,9 @@ def verify(uow: UnitOfWork, *, account: str, code: str) -> bool:
         if spare is None:
             return False
         spare.used_at = now
-        left = len(list(s.scalars(select(RecoveryCode.id).where(RecoveryCode.account_id == row.id,
-                                                                  RecoveryCode.used_at.is_(None))))) - 1  # fmt: skip
+        s.flush()  # flush: the count below no longer includes this code
+        unused = (RecoveryCode.account_id == row.id) & RecoveryCode.used_at.is_(None)
+        left = s.scalar(select(func.count()).select_from(RecoveryCode).where(unused))
         _audit(uow, Actor("customer", row.handle), row.handle, "account:2fa:recovery-code", "recovery code used",
                {"left": left})  # fmt: skip
         uow.commit()
@@ -113,7 +115,7 @@ def verify(uow: UnitOfWork, *, account: str, code: str) -> bool:
 
 def disable(uow: UnitOfWork, *, actor: Actor, account: str, reason: str) -> None:
     with uow:
-        row = _account(uow, account)
+        row = account_row(uow, account)
         row.totp_secret = row.totp_enabled_at = row.totp_last_step = None
         for old in uow.session.scalars(select(RecoveryCode).where(RecoveryCode.account_id == row.id)):
             uow.session.delete(old)
@@ -140,13 +142,6 @@ def _new_recovery_code() -> str:
 
 def _digest(code: str) -> str:
     return hashlib.sha256(code.replace("-", "").encode()).hexdigest()
-
-
-def _account(uow: UnitOfWork, handle: str) -> Account:
-    row = uow.session.scalar(select(Account).where(Account.handle == handle))
-    if row is None:
-        raise AccountNotFound(handle)
-    return row
 
 
 def _audit(

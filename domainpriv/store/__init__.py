@@ -8,15 +8,17 @@ from domainpriv.store.accounts import (
     LoginSession,
     PasswordReset,
     RecoveryCode,
+    UnsubscribeLink,
+    VerificationCode,
 )
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
 from domainpriv.store.changes import ChangeFeedState, DomainChange
 from domainpriv.store.escrow import EscrowDeposit, EscrowFile
 from domainpriv.store.notify import Notice
-from domainpriv.store.registration import Contact, Domain, Nameserver, PrivacyServiceIdentity
+from domainpriv.store.registration import Contact, Domain, Nameserver, PrivacyServiceIdentity, RegistrantChange
 from domainpriv.store.session import UnitOfWork, make_engine, make_read_engine, session_factory
-from domainpriv.vocabulary import CONTACT_ROLES, AccountKind, ConsentPurpose, PrivacyMode
+from domainpriv.vocabulary import CONTACT_ROLES, AccountKind, ConsentPurpose, PrivacyMode, StaffRole
 
 __all__ = [
     "CONTACT_ROLES",
@@ -41,7 +43,11 @@ __all__ = [
     "PrivacyMode",
     "PrivacyServiceIdentity",
     "RecoveryCode",
+    "RegistrantChange",
+    "StaffRole",
     "UnitOfWork",
+    "UnsubscribeLink",
+    "VerificationCode",
     "make_engine",
     "make_read_engine",
     "session_factory",

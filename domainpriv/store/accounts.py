@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, Enum, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domainpriv.store.base import Base, UTCDateTime
-from domainpriv.vocabulary import AccountKind, ConsentPurpose
+from domainpriv.vocabulary import AccountKind, ConsentPurpose, StaffRole
 
 
 class Account(Base):
@@ -25,6 +25,10 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Staff accounts only: what the account may do (domainpriv/accounts/access.py). NULL for customers and resellers.
+    staff_role: Mapped[StaffRole | None] = mapped_column(
+        Enum(StaffRole, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
     # Two-factor (TOTP, RFC 6238): the secret while being set up and once confirmed; the last accepted time
     # step, so that a code cannot be used twice (pyotp does not prevent reuse).
     totp_secret: Mapped[str | None] = mapped_column(String(64))
@@ -53,6 +57,9 @@ class Consent(Base):
     granted: Mapped[bool] = mapped_column(Boolean)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(64))
+    # The version of the policy text the customer saw when granting or withdrawing; NULL for records imported
+    # or made before versions were kept.
+    policy_version: Mapped[str | None] = mapped_column(String(32))
 
     account: Mapped[Account] = relationship(back_populates="consents")
 
@@ -84,6 +91,9 @@ class LoginSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())  # absolute limit; idle expiry from last_seen_at
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(64))  # the client address the login came from
+    # When the holder last proved it again (password or e-mailed code): export, e-mail change and privacy →
+    # public need a recent one.
+    reverified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LoginAttempt(Base):
@@ -121,4 +131,33 @@ class PasswordReset(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UnsubscribeLink(Base):
+    """The token of an unsubscribe link in one mailing: it withdraws one purpose of one account without a login.
+    Only its SHA-256 is stored. Usable more than once (a second click changes nothing), never for anything else."""
+
+    __tablename__ = "unsubscribe_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[ConsentPurpose] = mapped_column(
+        Enum(ConsentPurpose, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+    )
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class VerificationCode(Base):
+    """A short code e-mailed to the account to re-verify the holder before a sensitive step (SHA-256 stored)."""
+
+    __tablename__ = "verification_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domainpriv.store.base import Base, UTCDateTime
@@ -18,6 +18,8 @@ class Notice(Base):
     kind: Mapped[str] = mapped_column(String(64))  # the template's name, e.g. "password-changed"
     mandatory: Mapped[bool] = mapped_column(Boolean)  # security and legal notices: sent whatever the consents
     to_address: Mapped[str] = mapped_column(String(254))
+    # The account the notice is about, when there is one (the account's export lists the notices sent to it).
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"), index=True)
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from domainpriv.store.accounts import Account
@@ -63,6 +63,8 @@ class Domain(Base):
         Enum(PrivacyMode, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
     )
     relay_alias: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Inter-registrar transfer lock after a change of registrant (Transfer Policy, workflows.md §6); NULL: none.
+    transfer_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     registrant_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
     admin_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
     tech_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
@@ -76,6 +78,25 @@ class Domain(Base):
     nameservers: Mapped[list[Nameserver]] = relationship(
         back_populates="domain", order_by="Nameserver.position", cascade="all, delete-orphan"
     )
+
+
+class RegistrantChange(Base):
+    """A change of the registrant's name, organisation or e-mail waiting for the current registrant's
+    confirmation by e-mailed link (Transfer Policy; workflows.md §6). Only the link token's SHA-256 is stored;
+    `new_data` is the registrant's contact as it will be, in the JSON-lines contact format."""
+
+    __tablename__ = "registrant_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    new_data: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(80))  # the actor, as the audit log names it
+    lock_opt_out: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Nameserver(Base):

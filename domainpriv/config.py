@@ -137,6 +137,15 @@ class MailSettings(_Section):
     timeout_seconds: float = Field(gt=0)
     max_attempts: int = Field(ge=1, le=100)
     backoff_seconds: float = Field(gt=0)
+    poll_seconds: float = Field(default=5, gt=0)  # how often the daemon delivers the outbox
+
+
+class ConsentSettings(_Section):
+    policy_version: str = Field(min_length=1, max_length=32)  # recorded with every grant and withdrawal
+
+
+class AccountsSettings(_Section):
+    reset_to: Literal["account", "registrant"]  # where a password-reset link is mailed
 
 
 class SchedulerSettings(_Section):
@@ -156,6 +165,8 @@ class Settings(_Section):
     portal: ListenSettings
     escrow: EscrowSettings
     mail: MailSettings
+    consent: ConsentSettings
+    accounts: AccountsSettings
     scheduler: SchedulerSettings
 
 

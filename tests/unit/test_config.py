@@ -74,3 +74,18 @@ def test_a_bad_key_gives_one_error_naming_it(tmp_path: Path, text: str, env: dic
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml not found"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_mail_consent_and_reset_defaults() -> None:
+    s = load_settings(environ={})
+    assert s.mail.poll_seconds == 5
+    assert s.consent.policy_version == "2026-12"
+    assert s.accounts.reset_to == "account"
+
+
+def test_reset_to_takes_registrant_and_refuses_anything_else() -> None:
+    assert load_settings(environ={"DOMAINPRIV_ACCOUNTS_RESET_TO": "registrant"}).accounts.reset_to == "registrant"
+    with pytest.raises(ConfigError, match=r"accounts\.reset_to"):
+        load_settings(environ={"DOMAINPRIV_ACCOUNTS_RESET_TO": "owner"})
+    with pytest.raises(ConfigError, match=r"consent\.policy_version"):
+        load_settings(environ={"DOMAINPRIV_CONSENT_POLICY_VERSION": ""})

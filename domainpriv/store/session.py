@@ -102,6 +102,11 @@ class UnitOfWork:
 
     Services receive a UnitOfWork and own the transaction; callers (CLI, servers, jobs) never commit.
     The clock is injected so tests can pin `now`.
+
+    A service may compose others in its one transaction (a self-service change = a registration change + its
+    notices): a `with uow:` inside an open one joins it, and its `commit()` only flushes; the outermost block
+    commits or rolls back everything. An exception that leaves an inner block spoils the transaction: the outer
+    commit then refuses, so a caught error cannot commit half a change.
     """
 
     def __init__(self, engine: Engine, *, clock: Clock = utcnow, read_only: bool = False) -> None:
@@ -110,6 +115,8 @@ class UnitOfWork:
         self.read_only = read_only
         self._sessions = session_factory(engine, write=not read_only)
         self._session: Session | None = None
+        self._depth = 0
+        self._spoiled = False
 
     @property
     def session(self) -> Session:
@@ -122,14 +129,19 @@ class UnitOfWork:
         return self.engine.dialect.name
 
     def __enter__(self) -> Self:
-        if self._session is not None:
-            raise RuntimeError("UnitOfWork is not re-entrant")
-        self._session = self._sessions()
+        if self._session is None:
+            self._session = self._sessions()
+            self._spoiled = False
+        self._depth += 1
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            self._spoiled = self._spoiled or exc_type is not None
+            return
         try:
             if self.read_only and exc_type is None:
                 # Ends a read like a rollback would (nothing was written), but psycopg drops every prepared
@@ -143,6 +155,11 @@ class UnitOfWork:
     def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("read-only UnitOfWork cannot commit")
+        if self._spoiled:
+            raise RuntimeError("a joined unit of work failed: this transaction cannot commit")
+        if self._depth > 1:
+            self.session.flush()  # joined: the outermost block commits
+            return
         self.session.commit()
 
     def reading(self) -> UnitOfWork:

@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from domainpriv import audit, demo, summary
+from domainpriv.accounts import export as personal_data
 from domainpriv.accounts import services as credentials
 from domainpriv.audit import Actor
 from domainpriv.config import Settings, load_settings
@@ -53,7 +54,7 @@ domain_app = typer.Typer(help="Registered domains.", no_args_is_help=True)
 privacy_app = typer.Typer(help="Publication mode of a domain.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 escrow_app = typer.Typer(help="Registrar data escrow deposits.", no_args_is_help=True)
-account_app = typer.Typer(help="Accounts' credentials: passwords and API tokens.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts: passwords, API tokens, the personal-data export.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (demo_app, "demo"),
@@ -365,6 +366,44 @@ def account_token(
     issued = credentials.issue_token(_uow(_settings(config)), actor=_actor(), account=handle, name=name, reason=reason)
     out.print(issued.token)
     err.print(f"token {issued.record.id} ({issued.record.name}) for {handle}: shown once, keep it now")
+
+
+@account_app.command("export")
+def account_export(
+    handle: Annotated[str, typer.Argument(help="Account handle.")],
+    reason: ReasonOption,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here (mode 0600) instead of standard output.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Everything stored about the account as one JSON document (docs/export.md); audited, as it is personal data."""
+    uow = _uow(_settings(config))
+    if output is None:
+        document = personal_data.export_account(uow, actor=_actor(), account=handle, reason=reason)
+        sys.stdout.buffer.write(_account_export_bytes(document))
+        sys.stdout.buffer.flush()
+        return
+    # The file first, so that an unwritable target fails before the export is made and audited; mkstemp creates
+    # it 0600 (it holds personal data), and the rename at the end never leaves a truncated export behind.
+    try:
+        fd, tmp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".part")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            document = personal_data.export_account(uow, actor=_actor(), account=handle, reason=reason)
+            fh.write(_account_export_bytes(document))
+        Path(tmp).replace(output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    err.print(f"exported account {handle} to {output}")
+
+
+def _account_export_bytes(document: object) -> bytes:
+    """UTF-8 JSON, keys sorted, indented by 2: the same data gives the same bytes, and people can read it."""
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
 # -- public RDDS -----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from domainpriv.store import AuditEvent, make_engine
 
@@ -129,3 +129,46 @@ def test_audit_verify_fails_on_tampering(cli: Cli, db_url: str) -> None:
     engine.dispose()
     proc = cli("audit", "verify", ok=False)
     assert proc.returncode == 1 and "audit chain broken at event 1" in proc.stderr
+
+
+def test_account_export_writes_one_sorted_json_document_mode_0600_and_is_audited(
+    cli: Cli, db_url: str, tmp_path: Path
+) -> None:
+    cli("db", "upgrade")
+    cli("demo", "load", "--domains", "5")
+    lines = [orjson.loads(x) for x in cli("export").stdout.splitlines()]
+    handle = next(x["account"] for x in lines if x["type"] == "domain")
+    target = tmp_path / "export.json"
+    target.write_text("old", encoding="utf-8")
+    target.chmod(0o644)
+    cli("account", "export", handle, "-o", str(target), "--reason", "ticket 99")
+    assert target.stat().st_mode & 0o777 == 0o600 and not list(tmp_path.glob(".export.json.*"))
+    written = target.read_bytes()
+    doc = orjson.loads(written)
+    assert written == orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    assert doc["account"]["handle"] == handle and doc["domains"] and doc["contacts"]
+    assert b"\\u" not in written  # UTF-8 as is, not escaped
+    assert orjson.loads(cli("account", "export", handle, "--reason", "again").stdout)["account"] == doc["account"]
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        events = conn.execute(
+            select(AuditEvent.actor, AuditEvent.object_key, AuditEvent.reason).where(
+                AuditEvent.action == "account:export"
+            )
+        ).all()
+    engine.dispose()
+    assert [(key, reason) for _, key, reason in events] == [(handle, "ticket 99"), (handle, "again")]
+    assert all(actor.startswith("cli:") for actor, _, _ in events)
+    assert "audit chain intact" in cli("audit", "verify").stdout
+
+
+def test_account_export_needs_a_reason_and_names_an_unknown_account_writing_nothing(cli: Cli, tmp_path: Path) -> None:
+    cli("db", "upgrade")
+    assert cli("account", "export", "somebody", ok=False).returncode == 2  # usage: --reason is required
+    target = tmp_path / "ghost.json"
+    proc = cli("account", "export", "ghost", "-o", str(target), "--reason", "test", ok=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: account ghost not found")
+    assert not target.exists() and not list(tmp_path.glob(".ghost.json.*"))
+    proc = cli("account", "export", "ghost", "-o", "/nonexistent/folder/x.json", "--reason", "test", ok=False)
+    assert proc.returncode == 1 and "cannot write /nonexistent/folder/x.json" in proc.stderr  # before any export

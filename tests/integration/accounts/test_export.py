@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,8 +20,8 @@ from conftest import FrozenClock
 from sqlalchemy import Engine, event, select, text, update
 
 from domainpriv import audit
+from domainpriv.accounts import password_reset, sessions, two_factor
 from domainpriv.accounts import services as credentials
-from domainpriv.accounts import sessions, two_factor
 from domainpriv.accounts.export import SCHEMA_ID, export_account
 from domainpriv.audit import Actor
 from domainpriv.notify.outbox import enqueue
@@ -34,6 +35,7 @@ from domainpriv.store import (
     Consent,
     ConsentPurpose,
     Domain,
+    Notice,
     PrivacyMode,
     RegistrantChange,
     StaffRole,
@@ -88,7 +90,7 @@ def ids(uow: UnitOfWork, handle: str) -> tuple[int, dict[str, int]]:
     return account_id, {str(k): v for k, v in domains.items()}
 
 
-def populate(uow: UnitOfWork, clock: FrozenClock, handle: str, *, distinct: str, source: str) -> list[str]:
+def populate(uow: UnitOfWork, clock: FrozenClock, handle: str, *, distinct: str, email: str, source: str) -> list[str]:
     """An account with something in every section; returns the secrets handed out."""
     secrets: list[str] = []
     first = make_contact(uow, handle, f"{distinct.upper()}C1", name=f"{distinct} Registrant",
@@ -124,6 +126,12 @@ def populate(uow: UnitOfWork, clock: FrozenClock, handle: str, *, distinct: str,
                 account_id=account_id)  # fmt: skip
         uow.commit()
     secrets.append(link)
+    password_reset.request_reset(uow, email=email, link_base="https://portal.example/")
+    with uow.reading() as r:
+        mailed = r.session.scalars(select(Notice.body).where(Notice.kind == "password-reset")).all()
+    reset_tokens = [m.group(1) for body in mailed if (m := re.search(r"password-reset/(dp_\S+)", body))]
+    assert mailed and len(reset_tokens) == len(mailed)
+    secrets += reset_tokens
     change_token = f"dp_{distinct}-registrant-change-token"
     new_registrant = contact_fields(name=f"{distinct} New Registrant", email=f"{distinct}-new@contacts.example")
     add_rows(
@@ -149,8 +157,9 @@ def _sha(value: str) -> str:
 def world(uow: UnitOfWork, clock: FrozenClock) -> World:
     open_account(uow, "alpha", "Alpha Holder", "alpha@mail.example")
     open_account(uow, "zeb-other", "Zebediah Quuxley", "zebediah@elsewhere.example")
-    secrets = populate(uow, clock, "alpha", distinct="alpha", source="198.51.100.7")
-    other_secrets = populate(uow, clock, "zeb-other", distinct="zebq", source="203.0.113.99")
+    secrets = populate(uow, clock, "alpha", distinct="alpha", email="alpha@mail.example", source="198.51.100.7")
+    other_secrets = populate(uow, clock, "zeb-other", distinct="zebq", email="zebediah@elsewhere.example",
+                             source="203.0.113.99")  # fmt: skip
     clock.advance(minutes=5)
     return World(
         account="alpha",
@@ -214,8 +223,9 @@ def test_the_export_holds_every_section_of_the_account_and_validates_against_the
         ("marketing", False, "portal", None),
         ("partner_offers", True, "portal", "alpha-2026-11"),
     ]
-    [notice] = doc["notices"]
+    notice, reset = doc["notices"]
     assert notice["kind"] == "contact-changed" and notice["state"] == "queued" and "body" not in notice
+    assert reset["kind"] == "password-reset" and reset["mandatory"] and "body" not in reset
     assert notice["to_address"] == "alpha@mail.example" and notice["subject"] == "alpha: your contact changed"
     [session] = doc["sessions"]
     assert session["source"] == "198.51.100.7" and session["ended_at"] is None
@@ -225,7 +235,9 @@ def test_the_export_holds_every_section_of_the_account_and_validates_against_the
     [change] = doc["registrant_changes"]
     assert change["domain"] == "alpha-two.org" and change["state"] == "pending" and not change["lock_opt_out"]
     assert change["new_registrant"]["name"] == "alpha New Registrant"
-    assert doc["password_resets"] == []
+    assert doc["password_resets"] == [
+        {"created_at": "2026-11-01T12:00:00Z", "expires_at": "2026-11-01T13:00:00Z", "used_at": None}
+    ]
     assert [v["attempts"] for v in doc["verification_codes"]] == [1]
     assert doc["unsubscribe_links"] == [{"purpose": "marketing", "created_at": "2026-11-01T12:00:00Z"}]
 

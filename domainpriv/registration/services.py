@@ -76,6 +76,7 @@ _CONTACT_BY_HANDLE = (
 _CONTACT_FOR_UPDATE = _CONTACT_BY_HANDLE.with_for_update(of=_CONTACT)
 
 __all__ = [
+    "CONSENT_SOURCES",
     "create_account",
     "create_contact",
     "create_domain",
@@ -135,6 +136,10 @@ def create_account(
     return record
 
 
+# Where a grant or withdrawal came from: a closed set, so the ledger the customer sees reads the same everywhere.
+CONSENT_SOURCES = ("portal", "api", "unsubscribe-link", "staff-email-request", "import", "cli")
+
+
 def record_consent(
     uow: UnitOfWork,
     *,
@@ -144,16 +149,22 @@ def record_consent(
     granted: bool,
     source: str,
     reason: str,
+    policy_version: str | None = None,
 ) -> None:
-    """Record a grant or a withdrawal; the newest record per purpose is the one in force.
+    """Record a grant or a withdrawal; the newest record per purpose is the one in force. `policy_version`: the
+    policy text the customer saw (config consent.policy_version), kept with the record.
     Withdrawing consent to publish moves the account's `public` domains back to `redacted`.
-    Raises AccountNotFound, ValidationError."""
-    source = normalize_text(source, "source", max_length=64)
+    Raises AccountNotFound, ValidationError (source not one of CONSENT_SOURCES, policy_version)."""
+    if source not in CONSENT_SOURCES:
+        raise ValidationError("source", f"must be one of {', '.join(CONSENT_SOURCES)}")
+    if policy_version is not None:
+        policy_version = normalize_text(policy_version, "policy_version", max_length=32)
     with uow:
         now = uow.clock()
         s = uow.session
         row = _account(s, account)
-        s.add(Consent(account=row, purpose=purpose, granted=granted, recorded_at=now, source=source))
+        s.add(Consent(account=row, purpose=purpose, granted=granted, recorded_at=now, source=source,
+                      policy_version=policy_version))  # fmt: skip
         unpublished: list[str] = []
         if purpose is ConsentPurpose.PUBLISH_CONTACT_DATA and not granted:
             # Before the events: a writer takes no row lock after the audit chain's lock (audit.py). RETURNING:
@@ -169,7 +180,7 @@ def record_consent(
             object_type="account",
             object_key=row.handle,
             reason=reason,
-            details={"purpose": purpose.value, "source": source},
+            details={"purpose": purpose.value, "source": source, "policy_version": policy_version},
             affects=domains_of_account(row.id),
         )
         for name in unpublished:

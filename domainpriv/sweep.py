@@ -28,10 +28,11 @@ class SweepReport:
     def lines(self) -> list[str]:
         n = self.notices
         out = (
-            [f"notices: {n.sent} sent, {n.retried} to retry, {n.failed} failed"]
-            if n.sent + n.retried + n.failed
+            [f"notices: {n.sent} sent, {n.retried} to retry, {n.failed} failed, {n.withdrawn} withheld (consent "
+             "withdrawn)"]
+            if n.sent + n.retried + n.failed + n.withdrawn
             else []
-        )
+        )  # fmt: skip
         out += [
             f"escrow {r.kind} deposit scheduled for {r.scheduled_for.isoformat()}: {r.outcome}"
             + (f" (deposit {r.deposit_id})" if r.deposit_id is not None else "")

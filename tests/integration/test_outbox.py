@@ -113,3 +113,14 @@ def test_a_subject_cannot_inject_headers(uow: UnitOfWork) -> None:
         deliver_due(uow, mail_settings(sink.port))
     (message,) = sink.messages
     assert message["Bcc"] is None and message["Subject"] == "Hello Bcc: everyone@x.example"
+
+
+@pytest.mark.parametrize(("kind", "account"), [("password-changed", True), ("mailing:marketing", False),
+                                               ("mailing:publish_contact_data", True)])  # fmt: skip
+def test_only_a_mailing_to_an_account_may_be_optional(uow: UnitOfWork, kind: str, account: bool) -> None:
+    """Consent may hold back mailings only: anything else is mandatory, so it can never be withheld by mistake."""
+    account_id = 1 if account else None  # refused before anything is written
+    with uow, pytest.raises(ValidationError) as refused:
+        enqueue(uow.session, now=uow.clock(), kind=kind, to="ada@engines.example", subject="s", body="b",
+                mandatory=False, account_id=account_id)  # fmt: skip
+    assert refused.value.field == "mandatory"

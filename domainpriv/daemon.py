@@ -7,6 +7,7 @@ The lookups read through their own engine (`database.read_url` if set: a streami
 follower drops from the record cache exactly the domains each commit affected (domainpriv/changes/follower.py).
 The daemon starts, and answers "temporarily unavailable", while the database is away; it recovers by itself.
 The scheduler (scheduler.enabled) runs the sweep (domainpriv/sweep.py) in whichever daemon holds the leader lock.
+Every daemon delivers the outbox every mail.poll_seconds in a thread of its own (domainpriv/notify/poller.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import Engine
 
 from domainpriv.changes.follower import ChangeFollower, FollowerSettings, listen_dsn_for
 from domainpriv.config import Settings
+from domainpriv.notify.poller import deliver_until
 from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import RecordCache
@@ -86,6 +88,8 @@ async def run_daemon(
         timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
     ))  # fmt: skip
     scheduler = _scheduler(settings, engine) if settings.scheduler.enabled else None
+    outbox_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domainpriv-outbox")
+    outbox: asyncio.Task[None] | None = None
     try:
         if follower is not None:
             await loop.run_in_executor(None, follower.start)  # its first feed read may wait for a slow database
@@ -109,19 +113,26 @@ async def run_daemon(
         collector = asyncio.create_task(_collect_cycles_now_and_then(), name="gc")
         if scheduler is not None:
             scheduler.start()
+        outbox = asyncio.create_task(
+            deliver_until(stop, UnitOfWork(engine), settings.mail, executor=outbox_thread), name="outbox"
+        )
         if ready is not None:
             ready(listening)
         await stop.wait()
         collector.cancel()
         log.info("stopping")
         rdap.should_exit = True
-        await asyncio.gather(whois.stop(), rdap_task)
+        await asyncio.gather(whois.stop(), rdap_task, outbox)  # the outbox loop ends after a delivery in progress
     finally:
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         if scheduler is not None:
             await loop.run_in_executor(None, scheduler.stop)  # waits for a sweep in progress
+        if outbox is not None and not outbox.done():
+            stop.set()  # left by an error: the loop still ends after its delivery in progress
+            await asyncio.gather(outbox, return_exceptions=True)
+        outbox_thread.shutdown(wait=True)
         rdap_app.close()
         executor.shutdown(wait=True)
         if follower is not None:

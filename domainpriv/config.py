@@ -77,6 +77,14 @@ class ListenSettings(_Section):
     port: int = Field(ge=0, le=65535)
 
 
+class PortalSettings(ListenSettings):
+    base_url: str = Field(pattern=r"^https?://.+/$")  # where links in notices point; https: cookies are Secure
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
 class PublicationSettings(_Section):
     email_mode: Literal["relay", "web_form"]
     web_form_url: str
@@ -148,6 +156,35 @@ class AccountsSettings(_Section):
     reset_to: Literal["account", "registrant"]  # where a password-reset link is mailed
 
 
+class DnsSettings(_Section):
+    server: str  # "": no DNS server configured (deactivation sets clientHold only)
+    port: int = Field(ge=1, le=65535)
+    tsig_key_name: str
+    tsig_algorithm: Literal["hmac-sha256", "hmac-sha384", "hmac-sha512"]
+    tsig_secret: str  # base64; prefer DOMAINPRIV_DNS_TSIG_SECRET to writing it here
+    zones: tuple[str, ...]  # the zones the server is authoritative for (a delegation is in the longest match)
+    timeout_seconds: float = Field(gt=0)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.server)
+
+
+class CasesSettings(_Section):
+    holiday_country: str = Field(min_length=2, max_length=2)  # the business-day calendar (holidays package)
+    holiday_subdivision: str  # "": the country's national holidays only
+    closed_days: tuple[str, ...]  # extra closing days, ISO dates (YYYY-MM-DD)
+    assurance_business_days: int = Field(ge=1)  # the customer's deadline to answer a complaint
+    reminder_business_days: int = Field(ge=0)  # a reminder this many business days before a deadline
+    acknowledge_business_days: int = Field(ge=1)  # disclosure requests: acknowledgement (RDP / EPDP Rec 18)
+    decision_days: int = Field(ge=1)  # disclosure requests: the decision (calendar days)
+    urgent_hours: int = Field(ge=1)  # urgent disclosure requests
+    abuse_review_hours: int = Field(ge=1)  # law-enforcement abuse reports (RAA 3.18.2)
+    deactivation: Literal["hold", "hold-and-dns", "unprivacy", "hold-and-unprivacy"]
+    evidence_dir: Path  # evidence files, stored by their SHA-256
+    max_evidence_bytes: int = Field(ge=1024)
+
+
 class SchedulerSettings(_Section):
     enabled: bool
     leader_poll_seconds: float = Field(gt=0, le=60)
@@ -162,11 +199,13 @@ class Settings(_Section):
     publication: PublicationSettings
     whois: WhoisSettings
     rdap: RdapSettings
-    portal: ListenSettings
+    portal: PortalSettings
     escrow: EscrowSettings
     mail: MailSettings
     consent: ConsentSettings
     accounts: AccountsSettings
+    dns: DnsSettings
+    cases: CasesSettings
     scheduler: SchedulerSettings
 
 

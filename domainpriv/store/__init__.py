@@ -13,6 +13,7 @@ from domainpriv.store.accounts import (
 )
 from domainpriv.store.audit import AuditEvent
 from domainpriv.store.base import Base
+from domainpriv.store.cases import Case, CaseEvent, CaseEvidence, Deactivation, DisclosureEntry
 from domainpriv.store.changes import ChangeFeedState, DomainChange
 from domainpriv.store.escrow import EscrowDeposit, EscrowFile
 from domainpriv.store.notify import Notice
@@ -27,10 +28,15 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "Case",
+    "CaseEvent",
+    "CaseEvidence",
     "ChangeFeedState",
     "Consent",
     "ConsentPurpose",
     "Contact",
+    "Deactivation",
+    "DisclosureEntry",
     "Domain",
     "DomainChange",
     "EscrowDeposit",

@@ -92,6 +92,14 @@ def list_contacts(uow: UnitOfWork, principal: Principal, *, account: str | None 
                 for c in rows]  # fmt: skip
 
 
+def get_contact(uow: UnitOfWork, principal: Principal, handle: str) -> ContactRecord:
+    """One contact in scope. Raises ContactNotFound (also another tenant's)."""
+    require(principal, Permission.DOMAINS_READ)
+    with uow.reading() as r:
+        c = contact_in_scope(r.session, principal, handle)
+        return ContactRecord(c.handle, c.account.handle, contact_data(c), c.verified_at, c.created_at, c.updated_at)
+
+
 def contact_in_scope(session: Session, principal: Principal, handle: str, *, for_update: bool = False) -> Contact:
     """Inside a transaction: a contact whose account is in scope, or ContactNotFound."""
     statement = select(Contact).where(Contact.handle == handle)

@@ -66,6 +66,7 @@ def bench_environ(url: str) -> dict[str, str]:
         "DOMAINPRIV_WHOIS_RATE_BURST": HUGE,
         "DOMAINPRIV_RDAP_HOST": HOST,
         "DOMAINPRIV_RDAP_PORT": "0",
+        "DOMAINPRIV_PORTAL_PORT": "0",
         "DOMAINPRIV_RDAP_RATE_PER_SECOND": HUGE,
         "DOMAINPRIV_RDAP_RATE_BURST": HUGE,
     }

@@ -180,6 +180,9 @@ def demo_load(
             source_name=f"demo --domains {domains} --seed {seed}",
         )
     out.print(f"loaded {stats.domains} domains, {stats.contacts} contacts, {stats.accounts} accounts")
+    for _, handle in demo.DEMO_LOGINS:
+        credentials.set_password(uow, actor=_actor(), account=handle, password=demo.DEMO_PASSWORD,
+                                 reason="demo portal login")  # fmt: skip
 
 
 def _demo_escrow_keys(settings: Settings) -> None:
@@ -199,7 +202,8 @@ def _demo_escrow_keys(settings: Settings) -> None:
 @demo_app.command("summary")
 def demo_summary(config: ConfigOption = None) -> None:
     """What the database holds, by privacy mode and account kind, with a few example domains."""
-    report = summary.summarize(_uow(_settings(config)))
+    report = summary.summarize(_uow(_settings(config)), demo_logins=demo.DEMO_LOGINS,
+                               demo_password=demo.DEMO_PASSWORD)  # fmt: skip
     table = Table(title="domainpriv data")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -208,6 +212,10 @@ def demo_summary(config: ConfigOption = None) -> None:
     out.print(table)
     for mode, names in report.examples.items():
         out.print(f"{mode:>8}: {', '.join(names) or '-'}")
+    settings = _settings(config)
+    if report.demo_logins:
+        logins = " or ".join(f"{handle} ({kind})" for kind, handle in report.demo_logins)
+        out.print(f"portal: {settings.portal.base_url} - log in as {logins} with the password {demo.DEMO_PASSWORD}")
 
 
 # -- import / export -------------------------------------------------------------------------------------------
@@ -411,7 +419,8 @@ def _account_export_bytes(document: object) -> bytes:
 
 @app.command("serve")
 def serve(config: ConfigOption = None) -> None:
-    """Run the daemon: WHOIS and RDAP. Stops cleanly on SIGTERM or SIGINT (exit status 0)."""
+    """Run the daemon: WHOIS, RDAP, the portal and API, the outbox and the scheduler. Stops cleanly on SIGTERM or
+    SIGINT (exit status 0)."""
     import asyncio
 
     from domainpriv.daemon import Listening, run_daemon
@@ -422,7 +431,8 @@ def serve(config: ConfigOption = None) -> None:
     def ready(listening: Listening) -> None:
         out.print(
             f"WHOIS on {settings.whois.host}:{listening.whois_port}, "
-            f"RDAP on {settings.rdap.host}:{listening.rdap_port} ({settings.rdap.base_url}); "
+            f"RDAP on {settings.rdap.host}:{listening.rdap_port} ({settings.rdap.base_url}), "
+            f"portal on {settings.portal.host}:{listening.portal_port} ({settings.portal.base_url}); "
             "Ctrl-C or SIGTERM stops"
         )
 

@@ -1,6 +1,6 @@
-"""`domainpriv serve`: the WHOIS and RDAP servers and the scheduler (later the portal) in one process.
+"""`domainpriv serve`: the WHOIS and RDAP servers, the portal and API, and the scheduler in one process.
 
-The daemon turns SIGTERM and SIGINT into one stop event (hypercorn's shutdown_trigger): both servers stop
+The daemon turns SIGTERM and SIGINT into one stop event (hypercorn's shutdown_trigger): all servers stop
 accepting, answers in flight get their grace period, and the process exits 0. Tests inject the event.
 Both servers share one bounded thread pool for store lookups, so the event loops never block on the database.
 The lookups read through their own engine (`database.read_url` if set: a streaming replica), and a change-feed
@@ -8,6 +8,8 @@ follower drops from the record cache exactly the domains each commit affected (d
 The daemon starts, and answers "temporarily unavailable", while the database is away; it recovers by itself.
 The scheduler (scheduler.enabled) runs the sweep (domainpriv/sweep.py) in whichever daemon holds the leader lock.
 Every daemon delivers the outbox every mail.poll_seconds in a thread of its own (domainpriv/notify/poller.py).
+The portal (domainpriv/portal) is a second uvicorn server on `portal.port`; its requests run in the portal's own
+thread pool (FastAPI's), reading and writing the primary, so customers' changes never wait behind public lookups.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy import Engine
 from domainpriv.changes.follower import ChangeFollower, FollowerSettings, listen_dsn_for
 from domainpriv.config import Settings
 from domainpriv.notify.poller import deliver_until
+from domainpriv.portal import build_portal
 from domainpriv.privacy import PublicRecord
 from domainpriv.rdds import DatabaseSource, publication_policy
 from domainpriv.rdds.cache import RecordCache
@@ -47,6 +50,7 @@ _FEED_CONNECTIONS = 2  # the follower's poll and a poll after a local commit, be
 class Listening:
     whois_port: int
     rdap_port: int
+    portal_port: int
 
 
 async def run_daemon(
@@ -87,6 +91,11 @@ async def run_daemon(
         limit_concurrency=settings.rdap.max_connections, server_header=False, access_log=False,
         timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
     ))  # fmt: skip
+    portal_socket = _listen(settings.portal.host, settings.portal.port)
+    portal = uvicorn.Server(uvicorn.Config(
+        build_portal(settings, UnitOfWork(engine)), log_level="warning", lifespan="off", server_header=False,
+        access_log=False, timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
+    ))  # fmt: skip
     scheduler = _scheduler(settings, engine) if settings.scheduler.enabled else None
     outbox_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="domainpriv-outbox")
     outbox: asyncio.Task[None] | None = None
@@ -95,17 +104,21 @@ async def run_daemon(
             await loop.run_in_executor(None, follower.start)  # its first feed read may wait for a slow database
         whois_port = await whois.start()
         rdap_task = asyncio.create_task(_serve_uvicorn(rdap, rdap_socket), name="rdap")
-        while not rdap.started and not rdap_task.done():
-            await asyncio.sleep(0.01)
-        if rdap_task.done():
-            rdap_task.result()  # start-up failed: raise its error
-        listening = Listening(whois_port, rdap_socket.getsockname()[1])
+        portal_task = asyncio.create_task(_serve_uvicorn(portal, portal_socket), name="portal")
+        for server, task in ((rdap, rdap_task), (portal, portal_task)):
+            while not server.started and not task.done():
+                await asyncio.sleep(0.01)
+            if task.done():
+                task.result()  # start-up failed: raise its error
+        listening = Listening(whois_port, rdap_socket.getsockname()[1], portal_socket.getsockname()[1])
         log.info(
-            "serving WHOIS on %s:%d and RDAP on %s:%d",
+            "serving WHOIS on %s:%d, RDAP on %s:%d and the portal on %s:%d",
             settings.whois.host,
             listening.whois_port,
             settings.rdap.host,
             listening.rdap_port,
+            settings.portal.host,
+            listening.portal_port,
         )
         # Everything made so far (modules, settings, validation tables, compiled queries) lives as long as the
         # process: moved out of the collector's reach, no full collection walks it again (gc.freeze).
@@ -121,8 +134,9 @@ async def run_daemon(
         await stop.wait()
         collector.cancel()
         log.info("stopping")
-        rdap.should_exit = True
-        await asyncio.gather(whois.stop(), rdap_task, outbox)  # the outbox loop ends after a delivery in progress
+        rdap.should_exit = portal.should_exit = True
+        # The outbox loop ends after a delivery in progress.
+        await asyncio.gather(whois.stop(), rdap_task, portal_task, outbox)
     finally:
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -142,6 +156,7 @@ async def run_daemon(
         read_engine.dispose()
         engine.dispose()
         rdap_socket.close()
+        portal_socket.close()
     log.info("stopped")
 
 

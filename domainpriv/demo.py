@@ -194,6 +194,12 @@ def demo_records(domains: int, seed: int = 1) -> Iterator[dict[str, Any]]:
         yield _domain(shape, seed, d)
 
 
+# The demo's portal logins (`demo load` sets their passwords, `demo summary` prints them): a customer who buys
+# through a reseller, and that reseller. Demo data only: never on a production database.
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by make run, on purpose
+DEMO_LOGINS = (("customer", "cust-0000001"), ("reseller", "reseller-0001"))
+
+
 def _reseller_handle(r: int) -> str:
     return f"reseller-{r:04d}"
 

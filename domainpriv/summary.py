@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from domainpriv.accounts import passwords
 from domainpriv.store import Account, Contact, Domain, PrivacyMode, UnitOfWork
 
 
@@ -13,6 +15,7 @@ from domainpriv.store import Account, Contact, Domain, PrivacyMode, UnitOfWork
 class Summary:
     counts: list[tuple[str, int]]
     examples: dict[str, list[str]]
+    demo_logins: list[tuple[str, str]]  # (kind, handle) of the demo logins whose password is still the demo's
 
 
 def count_domains(uow: UnitOfWork) -> int:
@@ -20,7 +23,10 @@ def count_domains(uow: UnitOfWork) -> int:
         return r.session.scalar(select(func.count()).select_from(Domain)) or 0
 
 
-def summarize(uow: UnitOfWork, examples_per_mode: int = 3) -> Summary:
+def summarize(
+    uow: UnitOfWork, examples_per_mode: int = 3, *, demo_logins: Sequence[tuple[str, str]] = (),
+    demo_password: str = "",
+) -> Summary:  # fmt: skip
     with uow.reading() as r:
         s = r.session
         counts: list[tuple[str, int]] = []
@@ -40,4 +46,9 @@ def summarize(uow: UnitOfWork, examples_per_mode: int = 3) -> Summary:
             )
             for mode in PrivacyMode
         }
-    return Summary(counts, examples)
+        wanted = [handle for _, handle in demo_logins]
+        rows = s.execute(select(Account.handle, Account.password_hash).where(Account.handle.in_(wanted)))
+        hashes = {handle: hashed for handle, hashed in rows}
+    usable = [(kind, handle) for kind, handle in demo_logins
+              if passwords.check(hashes.get(handle), demo_password).ok]  # fmt: skip
+    return Summary(counts, examples, usable)

@@ -168,7 +168,10 @@ def _parse(ep: Endpoint, request: dns.message.Message, answer: bytes, what: str)
     try:
         return dns.message.from_wire(answer, keyring=request.keyring, request_mac=request.mac)
     except dns.tsig.PeerBadKey:
-        problem = f"NOTAUTH (BADKEY): the server does not know {key}; check the key name and algorithm"
+        problem = (
+            f"NOTAUTH (BADKEY): the server does not accept {key} for this zone (unknown there, another algorithm, "
+            "or not allowed by its ACL)"
+        )
     except dns.tsig.PeerBadSignature:
         problem = f"NOTAUTH (BADSIG): the server rejected the signature of {key}; check the secret"
     except dns.tsig.PeerBadTime:
@@ -178,7 +181,7 @@ def _parse(ep: Endpoint, request: dns.message.Message, answer: bytes, what: str)
     except dns.exception.FormError:
         unsigned = _unsigned(answer)
         if request.keyring is None or unsigned is None or unsigned.rcode() == dns.rcode.NOERROR:
-            raise ep.failed("bad-answer", f"the answer to {what} does not parse") from None
+            raise ep.failed("bad-answer", f"the answer to {what} is malformed or lacks its TSIG signature") from None
         raise _by_rcode(ep, unsigned.rcode(), what, note=", unsigned") from None
     except dns.exception.DNSException as exc:
         raise ep.failed("bad-answer", f"the answer to {what} is not acceptable ({type(exc).__name__})") from None

@@ -8,6 +8,8 @@ DOMAINPRIV_REQUIRE_SERVICES=1.
 
 The zone `tld.test.` (`ZONE_TEXT`) holds delegations of every shape the code must carry: NS with DS and in-zone
 glue (A and AAAA), NS without DS or glue, an IDN (an A-label) with glue, and a name that is not a delegation.
+A second key (`DENIED_KEY_NAME`) is known to the server but denied updates by its ACL, and a second configured
+zone (`BROKEN_ZONE`) fails to load, so the server answers SERVFAIL for it.
 The fixture `knot_dns` wraps it for tests that just need a server.
 """
 
@@ -39,6 +41,8 @@ from support.ports import HOST, free_port
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"  # root's PATH has /usr/sbin, another user's may not
 ZONE = "tld.test"
 KEY_NAME = "domainpriv-test"
+DENIED_KEY_NAME = "not-for-updates"  # known to the server, denied updates by its ACL
+BROKEN_ZONE = "broken.test"  # configured, but its zone file does not load: the server answers SERVFAIL
 ALGORITHM = "hmac-sha256"
 START_TIMEOUT_SECONDS = 10.0
 TIMEOUT_SECONDS = 2.0
@@ -76,6 +80,7 @@ class DnsServer:
     key_name: str
     algorithm: str
     secret: str  # base64
+    denied_secret: str  # base64, of DENIED_KEY_NAME
     folder: Path
     pid: int
 
@@ -125,15 +130,16 @@ def knot_dns_server(folder: Path) -> Iterator[DnsServer]:
     for sub in ("zones", "db", "run"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     (folder / "zones" / f"{ZONE}.zone").write_text(ZONE_TEXT)
-    secret = base64.b64encode(os.urandom(32)).decode()
-    proc, port = _start_knotd(folder, secret)
+    (folder / "zones" / f"{BROKEN_ZONE}.zone").write_text("this is not a zone file\n")
+    secret, denied = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
+    proc, port = _start_knotd(folder, secret, denied)
     try:
-        yield DnsServer(HOST, port, ZONE, KEY_NAME, ALGORITHM, secret, folder, proc.pid)
+        yield DnsServer(HOST, port, ZONE, KEY_NAME, ALGORITHM, secret, denied, folder, proc.pid)
     finally:
         _stop(proc)
 
 
-def _knot_conf(folder: Path, port: int, secret: str) -> str:
+def _knot_conf(folder: Path, port: int, secret: str, denied: str) -> str:
     return f"""\
 server:
   rundir: "{folder / "run"}"
@@ -147,7 +153,14 @@ key:
   - id: {KEY_NAME}
     algorithm: {ALGORITHM}
     secret: {secret}
+  - id: {DENIED_KEY_NAME}
+    algorithm: {ALGORITHM}
+    secret: {denied}
 acl:
+  - id: denied_update
+    key: {DENIED_KEY_NAME}
+    action: update
+    deny: on
   - id: ddns_update
     address: {HOST}
     key: {KEY_NAME}
@@ -161,17 +174,19 @@ template:
     journal-content: none
 zone:
   - domain: {ZONE}
+    acl: [denied_update, ddns_update]
+  - domain: {BROKEN_ZONE}
     acl: ddns_update
 """
 
 
-def _start_knotd(folder: Path, secret: str) -> tuple[subprocess.Popen[bytes], int]:
+def _start_knotd(folder: Path, secret: str, denied: str) -> tuple[subprocess.Popen[bytes], int]:
     """Start knotd on a free port; another try on a new port when something took the port in between."""
     log = folder / "knotd.log"
     for _ in range(3):
         port = free_port()
         conf = folder / "knot.conf"
-        conf.write_text(_knot_conf(folder, port, secret))
+        conf.write_text(_knot_conf(folder, port, secret, denied))
         with log.open("ab") as err:
             proc = subprocess.Popen([KNOTD, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=err)
         if _wait_for_zone(proc, port):

@@ -219,6 +219,25 @@ def test_a_wrong_tsig_key_is_refused_and_the_zone_is_unchanged(
     assert knot_dns.soa_serial() == serial
 
 
+def test_a_key_the_server_knows_but_does_not_allow_to_update_is_refused(knot_dns: DnsServer) -> None:
+    serial = knot_dns.soa_serial()
+    settings = knot_dns.settings(tsig_key_name=dns_server.DENIED_KEY_NAME, tsig_secret=knot_dns.denied_secret)
+    with pytest.raises(DnsUpdateFailed, match="not allowed by its ACL") as failed:
+        suspend_delegation(settings, "foo.tld.test")
+    assert failed.value.reason == "key-rejected"
+    assert not failed.value.retryable
+    assert knot_dns.soa_serial() == serial
+
+
+def test_a_server_failure_is_retryable(knot_dns: DnsServer) -> None:
+    settings = knot_dns.settings(zones=(dns_server.BROKEN_ZONE,))  # served, but its zone did not load
+    with pytest.raises(DnsUpdateFailed, match="SERVFAIL") as failed:
+        suspend_delegation(settings, f"foo.{dns_server.BROKEN_ZONE}")
+    assert failed.value.reason == "server-failure"
+    assert failed.value.retryable is True
+    assert f"zone {dns_server.BROKEN_ZONE}" in str(failed.value)
+
+
 def test_a_wrong_key_cannot_restore_either(knot_dns: DnsServer) -> None:
     saved = suspend_delegation(knot_dns.settings(), "foo.tld.test")
     wrong = knot_dns.settings(tsig_secret=base64.b64encode(b"x" * 32).decode())

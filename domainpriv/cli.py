@@ -32,6 +32,7 @@ from rich.table import Table
 from domainpriv import audit, demo, summary
 from domainpriv.accounts import export as personal_data
 from domainpriv.accounts import services as credentials
+from domainpriv.accounts.staff import set_staff_role
 from domainpriv.audit import Actor
 from domainpriv.config import Settings, load_settings
 from domainpriv.errors import DomainprivError
@@ -41,6 +42,7 @@ from domainpriv.registration.validation import CONTACT_FIELDS
 from domainpriv.store import UnitOfWork, availability, make_engine
 from domainpriv.store.migrate import upgrade as migrate_upgrade
 from domainpriv.transfer import count_records, export_registrations, import_registrations
+from domainpriv.vocabulary import AccountKind, StaffRole
 
 app = typer.Typer(
     help="Registrar registration data, privacy-aware publication and legal workflows.",
@@ -348,6 +350,34 @@ def privacy_set(
 
 
 # -- accounts ----------------------------------------------------------------------------------------------------
+
+
+@account_app.command("create")
+def account_create(
+    handle: Annotated[str, typer.Argument(help="Account handle (3-64 characters: letters, digits, - and _).")],
+    kind: Annotated[AccountKind, typer.Option("--kind", help="customer, reseller or staff.")],
+    name: Annotated[str, typer.Option("--name", help="The holder's name.")],
+    email: Annotated[str, typer.Option("--email", help="Where notices and reset links go.")],
+    parent: Annotated[str | None, typer.Option("--reseller", help="A customer's reseller.")] = None,
+    reason: ReasonOption = "account created on the command line",
+    config: ConfigOption = None,
+) -> None:
+    """Open an account (for staff, give it a role with `account role`, and a password with `account passwd`)."""
+    record = registration.create_account(_uow(_settings(config)), actor=_actor(), handle=handle, kind=kind,
+                                         name=name, email=email, parent=parent, reason=reason)  # fmt: skip
+    out.print(f"{record.handle}: {record.kind} account created")
+
+
+@account_app.command("role")
+def account_role(
+    handle: Annotated[str, typer.Argument(help="A staff account's handle.")],
+    role: Annotated[StaffRole, typer.Argument(help="support, legal, escrow-ops or admin.")],
+    reason: ReasonOption = "staff role set on the command line",
+    config: ConfigOption = None,
+) -> None:
+    """Give a staff account its role (least privilege: accounts/access.py). Staff act only once two-factor is on."""
+    set_staff_role(_uow(_settings(config)), actor=_actor(), account=handle, role=role, reason=reason)
+    out.print(f"{handle}: staff role {role.value}")
 
 
 @account_app.command("passwd")

@@ -1,16 +1,17 @@
-"""A real authoritative DNS server for the delegation tests: Knot DNS (`knotd`, toolchain.md §6) on loopback.
+"""Real authoritative DNS servers for the delegation tests: Knot DNS (`knotd`) and BIND (`named`) on loopback.
 
-`knot_dns_server(folder)` writes a temporary config, zone and database directory under `folder`, generates a
-fresh TSIG key (hmac-sha256) that may update the zone, starts `knotd` in the foreground on a port the OS said was
-free just before the start (retried when another process took it first), waits until it answers for the zone,
-and stops it by PID afterwards. Skipped with the reason when knotd is missing, a failure instead with
-DOMAINPRIV_REQUIRE_SERVICES=1.
+`knot_dns_server(folder)` and `bind_dns_server(folder)` (toolchain.md §6) write a temporary config, zone and
+database directory under `folder`, generate fresh TSIG keys (hmac-sha256), start the daemon in the foreground on
+a port the OS said was free just before the start (retried when another process took it first), wait until it
+answers the zone's SOA, and stop it by PID afterwards. Skipped with the reason when the daemon is missing, a
+failure instead with DOMAINPRIV_REQUIRE_SERVICES=1. Both carry the same data, so the same tests run on both.
 
 The zone `tld.test.` (`ZONE_TEXT`) holds delegations of every shape the code must carry: NS with DS and in-zone
 glue (A and AAAA), NS without DS or glue, an IDN (an A-label) with glue, and a name that is not a delegation.
-A second key (`DENIED_KEY_NAME`) is known to the server but denied updates by its ACL, and a second configured
-zone (`BROKEN_ZONE`) fails to load, so the server answers SERVFAIL for it.
-The fixture `knot_dns` wraps it for tests that just need a server.
+`KEY_NAME` may update it; `DENIED_KEY_NAME` is known to the server but may not (Knot: an ACL with `deny`, BIND:
+no grant in update-policy). A second configured zone (`BROKEN_ZONE`) fails to load: the server answers SERVFAIL.
+
+Fixtures: `knot_dns`, `bind_dns`, and `authoritative_dns` (each of the two in turn).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dns.exception
 import dns.flags
@@ -38,7 +39,12 @@ from domainpriv.config import DnsSettings
 from support.databases import services_required
 from support.ports import HOST, free_port
 
-KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"  # root's PATH has /usr/sbin, another user's may not
+Kind = Literal["knot", "bind"]
+# By absolute path when not on PATH: root's PATH has /usr/sbin, another user's may not.
+DAEMONS: dict[Kind, str] = {
+    "knot": shutil.which("knotd") or "/usr/sbin/knotd",
+    "bind": shutil.which("named") or "/usr/sbin/named",
+}
 ZONE = "tld.test"
 KEY_NAME = "domainpriv-test"
 DENIED_KEY_NAME = "not-for-updates"  # known to the server, denied updates by its ACL
@@ -74,6 +80,7 @@ ns.xn--bcher-kva 600 A    192.0.2.99
 
 @dataclass(frozen=True, slots=True)
 class DnsServer:
+    kind: Kind
     host: str
     port: int
     zone: str
@@ -110,14 +117,15 @@ class DnsServer:
         return int(answer[0][0].serial)
 
 
-def knotd_unavailable_reason() -> str | None:
-    if not os.access(KNOTD, os.X_OK):
-        return "Knot DNS is not installed (knotd missing; apt-get install knot knot-dnsutils)"
+def unavailable_reason(kind: Kind) -> str | None:
+    if not os.access(DAEMONS[kind], os.X_OK):
+        package = "knot knot-dnsutils" if kind == "knot" else "bind9"
+        return f"{kind} is not installed ({DAEMONS[kind]} missing; apt-get install {package})"
     return None
 
 
-def require_knotd() -> None:
-    reason = knotd_unavailable_reason()
+def require(kind: Kind) -> None:
+    reason = unavailable_reason(kind)
     if reason is not None:
         if services_required():
             pytest.fail(f"DOMAINPRIV_REQUIRE_SERVICES=1 but {reason}")
@@ -126,21 +134,38 @@ def require_knotd() -> None:
 
 @contextmanager
 def knot_dns_server(folder: Path) -> Iterator[DnsServer]:
-    require_knotd()
+    """knotd serving ZONE (and BROKEN_ZONE) with KEY_NAME allowed to update and DENIED_KEY_NAME denied by an ACL."""
+    with _dns_server("knot", folder, _knot_conf, lambda conf: [DAEMONS["knot"], "-c", str(conf)]) as server:
+        yield server
+
+
+@contextmanager
+def bind_dns_server(folder: Path) -> Iterator[DnsServer]:
+    """named serving the same zones, KEY_NAME granted updates by update-policy, DENIED_KEY_NAME known, not granted."""
+    with _dns_server("bind", folder, _named_conf, lambda conf: [DAEMONS["bind"], "-g", "-c", str(conf)]) as server:
+        yield server
+
+
+@contextmanager
+def _dns_server(
+    kind: Kind, folder: Path, write_conf: Callable[[Path, int, str, str], str], argv: Callable[[Path], list[str]]
+) -> Iterator[DnsServer]:
+    require(kind)
     for sub in ("zones", "db", "run"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     (folder / "zones" / f"{ZONE}.zone").write_text(ZONE_TEXT)
     (folder / "zones" / f"{BROKEN_ZONE}.zone").write_text("this is not a zone file\n")
     secret, denied = (base64.b64encode(os.urandom(32)).decode() for _ in range(2))
-    proc, port = _start_knotd(folder, secret, denied)
+    proc, port = _start(kind, folder, lambda port: write_conf(folder, port, secret, denied), argv)
     try:
-        yield DnsServer(HOST, port, ZONE, KEY_NAME, ALGORITHM, secret, denied, folder, proc.pid)
+        yield DnsServer(kind, HOST, port, ZONE, KEY_NAME, ALGORITHM, secret, denied, folder, proc.pid)
     finally:
         _stop(proc)
 
 
 def _knot_conf(folder: Path, port: int, secret: str, denied: str) -> str:
-    return f"""\
+    conf = folder / "knot.conf"
+    conf.write_text(f"""\
 server:
   rundir: "{folder / "run"}"
   listen: {HOST}@{port}
@@ -165,6 +190,7 @@ acl:
     address: {HOST}
     key: {KEY_NAME}
     action: update
+    update-type: [NS, DS, A, AAAA]
 template:
   - id: default
     storage: "{folder / "zones"}"
@@ -177,24 +203,53 @@ zone:
     acl: [denied_update, ddns_update]
   - domain: {BROKEN_ZONE}
     acl: ddns_update
-"""
+""")
+    return str(conf)
 
 
-def _start_knotd(folder: Path, secret: str, denied: str) -> tuple[subprocess.Popen[bytes], int]:
-    """Start knotd on a free port; another try on a new port when something took the port in between."""
-    log = folder / "knotd.log"
+def _named_conf(folder: Path, port: int, secret: str, denied: str) -> str:
+    conf = folder / "named.conf"
+    zones = "".join(
+        f'''zone "{zone}" {{ type primary; file "zones/{zone}.zone";
+    update-policy {{ grant {KEY_NAME} zonesub NS DS A AAAA; }}; }};
+'''
+        for zone in (ZONE, BROKEN_ZONE)
+    )
+    conf.write_text(f"""\
+options {{
+    directory "{folder}";
+    pid-file "{folder / "run" / "named.pid"}";
+    session-keyfile "{folder / "run" / "session.key"}";
+    managed-keys-directory "{folder / "db"}";
+    listen-on port {port} {{ {HOST}; }};
+    listen-on-v6 {{ none; }};
+    recursion no;
+    notify no;
+    dnssec-validation no;
+}};
+controls {{ }};
+key "{KEY_NAME}" {{ algorithm {ALGORITHM}; secret "{secret}"; }};
+key "{DENIED_KEY_NAME}" {{ algorithm {ALGORITHM}; secret "{denied}"; }};
+{zones}""")
+    return str(conf)
+
+
+def _start(
+    kind: Kind, folder: Path, write_conf: Callable[[int], str], argv: Callable[[Path], list[str]]
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the daemon on a free port; another try on a new port when something took the port in between."""
+    log = folder / f"{kind}.log"
     for _ in range(3):
         port = free_port()
-        conf = folder / "knot.conf"
-        conf.write_text(_knot_conf(folder, port, secret, denied))
+        conf = Path(write_conf(port))
         with log.open("ab") as err:
-            proc = subprocess.Popen([KNOTD, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(argv(conf), stdout=subprocess.DEVNULL, stderr=err)
         if _wait_for_zone(proc, port):
             return proc, port
         _stop(proc)
-        if "Address already in use" not in log.read_text(errors="replace"):
+        if "ddress already in use" not in log.read_text(errors="replace"):
             break
-    pytest.fail(f"knotd did not start; its log:\n{log.read_text(errors='replace')[-4000:]}")
+    pytest.fail(f"{kind} did not start; its log:\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def _wait_for_zone(proc: subprocess.Popen[bytes], port: int) -> bool:
@@ -225,4 +280,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture
 def knot_dns(tmp_path: Path) -> Iterator[DnsServer]:
     with knot_dns_server(tmp_path / "knot") as server:
+        yield server
+
+
+@pytest.fixture
+def bind_dns(tmp_path: Path) -> Iterator[DnsServer]:
+    with bind_dns_server(tmp_path / "bind") as server:
+        yield server
+
+
+@pytest.fixture(params=["knot", "bind"])
+def authoritative_dns(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DnsServer]:
+    """Each server in turn: the client code must work the same against both."""
+    start = knot_dns_server if request.param == "knot" else bind_dns_server
+    with start(tmp_path / request.param) as server:
         yield server

@@ -1,4 +1,4 @@
-"""Suspending and restoring delegations against a real Knot DNS server (tests/support/dns_server.py).
+"""Suspending and restoring delegations against real servers, Knot DNS and BIND (tests/support/dns_server.py).
 
 What the server answers afterwards is checked with plain dnspython queries, as a resolver walking down from the
 parent would ask: no referral once suspended, the same rrsets and TTLs once restored. Failures (a wrong key, a
@@ -38,7 +38,13 @@ from support import dns_server
 from support.dns_server import DnsServer
 from support.ports import HOST, free_port
 
-knot_dns = dns_server.knot_dns  # the shared fixture
+authoritative_dns = dns_server.authoritative_dns  # the shared fixture: Knot, then BIND
+
+
+@pytest.fixture
+def server(authoritative_dns: DnsServer) -> DnsServer:
+    return authoritative_dns
+
 
 FOO = {
     "zone": "tld.test",
@@ -84,89 +90,89 @@ def assert_no_referral(server: DnsServer, domain: str) -> None:
         assert response.authority[0].name == dns.name.from_text(server.zone + ".")
 
 
-def test_read_delegation_returns_ns_ds_and_glue_with_their_ttls(knot_dns: DnsServer) -> None:
-    saved = read_delegation(knot_dns.settings(), "foo.tld.test")
+def test_read_delegation_returns_ns_ds_and_glue_with_their_ttls(server: DnsServer) -> None:
+    saved = read_delegation(server.settings(), "foo.tld.test")
     assert saved.to_json() == FOO
-    assert read_delegation(knot_dns.settings(), "bar.tld.test").to_json()["rrsets"] == [
+    assert read_delegation(server.settings(), "bar.tld.test").to_json()["rrsets"] == [
         {"name": "bar.tld.test.", "type": "NS", "ttl": 3600, "rdata": ["ns1.example.net.", "ns2.example.net."]}
     ]
 
 
-def test_read_delegation_of_a_name_that_is_not_delegated_is_empty(knot_dns: DnsServer) -> None:
-    assert read_delegation(knot_dns.settings(), "www.tld.test").empty
-    assert read_delegation(knot_dns.settings(), "never-registered.tld.test").empty
+def test_read_delegation_of_a_name_that_is_not_delegated_is_empty(server: DnsServer) -> None:
+    assert read_delegation(server.settings(), "www.tld.test").empty
+    assert read_delegation(server.settings(), "never-registered.tld.test").empty
 
 
-def test_suspend_removes_the_delegation_in_one_update(knot_dns: DnsServer) -> None:
-    www = knot_dns.query("www.foo.tld.test.", "A")
+def test_suspend_removes_the_delegation_in_one_update(server: DnsServer) -> None:
+    www = server.query("www.foo.tld.test.", "A")
     assert referral_ns(www, "foo.tld.test.") == ["ns1.foo.tld.test.", "ns2.example.net."]  # a referral before
-    serial = knot_dns.soa_serial()
+    serial = server.soa_serial()
 
-    saved = suspend_delegation(knot_dns.settings(), "foo.tld.test")
+    saved = suspend_delegation(server.settings(), "foo.tld.test")
 
     assert saved.to_json() == FOO
-    assert_no_referral(knot_dns, "foo.tld.test")
-    assert knot_dns.query("ns1.foo.tld.test.", "A").rcode() == dns.rcode.NXDOMAIN  # the glue went too
-    assert knot_dns.soa_serial() == serial + 1  # one UPDATE
-    assert read_delegation(knot_dns.settings(), "bar.tld.test").rrsets  # the neighbours are untouched
+    assert_no_referral(server, "foo.tld.test")
+    assert server.query("ns1.foo.tld.test.", "A").rcode() == dns.rcode.NXDOMAIN  # the glue went too
+    assert server.soa_serial() == serial + 1  # one UPDATE
+    assert read_delegation(server.settings(), "bar.tld.test").rrsets  # the neighbours are untouched
 
 
-def test_restore_brings_back_exactly_the_saved_rrsets_and_ttls(knot_dns: DnsServer) -> None:
-    before = knot_dns.query("foo.tld.test.", "NS")
-    saved = suspend_delegation(knot_dns.settings(), "foo.tld.test")
+def test_restore_brings_back_exactly_the_saved_rrsets_and_ttls(server: DnsServer) -> None:
+    before = server.query("foo.tld.test.", "NS")
+    saved = suspend_delegation(server.settings(), "foo.tld.test")
     stored = SavedDelegation.from_json(saved.to_json())  # as the cases code keeps it
 
-    restore_delegation(knot_dns.settings(), "foo.tld.test", stored)
+    restore_delegation(server.settings(), "foo.tld.test", stored)
 
-    assert read_delegation(knot_dns.settings(), "foo.tld.test") == saved
-    after = knot_dns.query("foo.tld.test.", "NS")
+    assert read_delegation(server.settings(), "foo.tld.test") == saved
+    after = server.query("foo.tld.test.", "NS")
     assert sorted(after.authority, key=str) == sorted(before.authority, key=str)  # TTLs included
     assert sorted(after.additional, key=str) == sorted(before.additional, key=str)
-    ds = knot_dns.query("foo.tld.test.", "DS").answer[0]
+    ds = server.query("foo.tld.test.", "DS").answer[0]
     assert ds.ttl == 7200
 
 
-def test_suspending_a_suspended_domain_returns_empty_and_sends_nothing(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings()
+def test_suspending_a_suspended_domain_returns_empty_and_sends_nothing(server: DnsServer) -> None:
+    settings = server.settings()
     suspend_delegation(settings, "foo.tld.test")
-    serial = knot_dns.soa_serial()
+    serial = server.soa_serial()
 
     again = suspend_delegation(settings, "foo.tld.test")
 
     assert again.empty
     assert again == SavedDelegation("tld.test", "foo.tld.test")
-    assert knot_dns.soa_serial() == serial
+    assert server.soa_serial() == serial
 
 
-def test_restoring_twice_sends_one_update(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings()
+def test_restoring_twice_sends_one_update(server: DnsServer) -> None:
+    settings = server.settings()
     saved = suspend_delegation(settings, "foo.tld.test")
     restore_delegation(settings, "foo.tld.test", saved)
-    serial = knot_dns.soa_serial()
+    serial = server.soa_serial()
 
     restore_delegation(settings, "foo.tld.test", saved)  # a retry after a lost answer
 
-    assert knot_dns.soa_serial() == serial
+    assert server.soa_serial() == serial
     assert read_delegation(settings, "foo.tld.test") == saved
 
 
-def test_restoring_an_empty_saved_delegation_changes_nothing(knot_dns: DnsServer) -> None:
-    serial = knot_dns.soa_serial()
-    restore_delegation(knot_dns.settings(), "www.tld.test", SavedDelegation("tld.test", "www.tld.test"))
-    assert knot_dns.soa_serial() == serial
+def test_restoring_an_empty_saved_delegation_changes_nothing(server: DnsServer) -> None:
+    serial = server.soa_serial()
+    restore_delegation(server.settings(), "www.tld.test", SavedDelegation("tld.test", "www.tld.test"))
+    assert server.soa_serial() == serial
 
 
-def test_a_delegation_without_ds_or_glue_suspends_and_restores(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings()
+def test_a_delegation_without_ds_or_glue_suspends_and_restores(server: DnsServer) -> None:
+    settings = server.settings()
     saved = suspend_delegation(settings, "bar.tld.test")
     assert [r.type for r in saved.rrsets] == ["NS"]
-    assert_no_referral(knot_dns, "bar.tld.test")
+    assert_no_referral(server, "bar.tld.test")
     restore_delegation(settings, "bar.tld.test", saved)
     assert read_delegation(settings, "bar.tld.test") == saved
 
 
-def test_an_idn_domain_suspends_and_restores_by_its_a_label(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings()
+def test_an_idn_domain_suspends_and_restores_by_its_a_label(server: DnsServer) -> None:
+    settings = server.settings()
     before = read_delegation(settings, "xn--bcher-kva.tld.test")
     assert [(r.name, r.type) for r in before.rrsets] == [
         ("xn--bcher-kva.tld.test.", "NS"),
@@ -175,14 +181,14 @@ def test_an_idn_domain_suspends_and_restores_by_its_a_label(knot_dns: DnsServer)
     ]
     saved = suspend_delegation(settings, "XN--BCHER-KVA.tld.test.")  # case and final dot do not matter
     assert saved == before
-    assert_no_referral(knot_dns, "xn--bcher-kva.tld.test")
+    assert_no_referral(server, "xn--bcher-kva.tld.test")
     restore_delegation(settings, "xn--bcher-kva.tld.test", saved)
     assert read_delegation(settings, "xn--bcher-kva.tld.test") == before
 
 
-def test_a_u_label_is_refused_rather_than_guessed(knot_dns: DnsServer) -> None:
+def test_a_u_label_is_refused_rather_than_guessed(server: DnsServer) -> None:
     with pytest.raises(ValueError, match="A-label"):
-        suspend_delegation(knot_dns.settings(), "bücher.tld.test")
+        suspend_delegation(server.settings(), "bücher.tld.test")
 
 
 @pytest.mark.parametrize(
@@ -195,11 +201,11 @@ def test_a_u_label_is_refused_rather_than_guessed(knot_dns: DnsServer) -> None:
     ids=["wrong-secret", "unknown-key-name", "wrong-algorithm"],
 )
 def test_a_wrong_tsig_key_is_refused_and_the_zone_is_unchanged(
-    knot_dns: DnsServer, override: dict[str, Any], words: str, caplog: pytest.LogCaptureFixture
+    server: DnsServer, override: dict[str, Any], words: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    before, serial = read_delegation(knot_dns.settings(), "foo.tld.test"), knot_dns.soa_serial()
-    settings = knot_dns.settings(**override)
+    before, serial = read_delegation(server.settings(), "foo.tld.test"), server.soa_serial()
+    settings = server.settings(**override)
 
     with pytest.raises(DnsUpdateFailed) as failed:
         suspend_delegation(settings, "foo.tld.test")
@@ -208,29 +214,30 @@ def test_a_wrong_tsig_key_is_refused_and_the_zone_is_unchanged(
     assert error.reason == "key-rejected"
     assert error.retryable is False
     assert words in str(error)
-    assert f"{HOST}:{knot_dns.port}" in str(error)
+    assert f"{HOST}:{server.port}" in str(error)
     assert "zone tld.test" in str(error)
     assert f"'{settings.tsig_key_name}'" in str(error)  # the key by its name ...
-    for secret in {settings.tsig_secret, knot_dns.secret}:  # ... never by its secret
+    for secret in {settings.tsig_secret, server.secret}:  # ... never by its secret
         assert secret not in str(error)
         assert secret not in repr(error)
         assert secret not in caplog.text
-    assert read_delegation(knot_dns.settings(), "foo.tld.test") == before
-    assert knot_dns.soa_serial() == serial
+    assert read_delegation(server.settings(), "foo.tld.test") == before
+    assert server.soa_serial() == serial
 
 
-def test_a_key_the_server_knows_but_does_not_allow_to_update_is_refused(knot_dns: DnsServer) -> None:
-    serial = knot_dns.soa_serial()
-    settings = knot_dns.settings(tsig_key_name=dns_server.DENIED_KEY_NAME, tsig_secret=knot_dns.denied_secret)
-    with pytest.raises(DnsUpdateFailed, match="not allowed by its ACL") as failed:
+def test_a_key_the_server_knows_but_does_not_allow_to_update_is_refused(server: DnsServer) -> None:
+    serial = server.soa_serial()
+    settings = server.settings(tsig_key_name=dns_server.DENIED_KEY_NAME, tsig_secret=server.denied_secret)
+    with pytest.raises(DnsUpdateFailed, match="not allowed") as failed:
         suspend_delegation(settings, "foo.tld.test")
-    assert failed.value.reason == "key-rejected"
+    # Knot answers an ACL's deny with NOTAUTH/BADKEY, BIND a missing update-policy grant with REFUSED.
+    assert failed.value.reason == {"knot": "key-rejected", "bind": "refused"}[server.kind]
     assert not failed.value.retryable
-    assert knot_dns.soa_serial() == serial
+    assert server.soa_serial() == serial
 
 
-def test_a_server_failure_is_retryable(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings(zones=(dns_server.BROKEN_ZONE,))  # served, but its zone did not load
+def test_a_server_failure_is_retryable(server: DnsServer) -> None:
+    settings = server.settings(zones=(dns_server.BROKEN_ZONE,))  # served, but its zone did not load
     with pytest.raises(DnsUpdateFailed, match="SERVFAIL") as failed:
         suspend_delegation(settings, f"foo.{dns_server.BROKEN_ZONE}")
     assert failed.value.reason == "server-failure"
@@ -238,17 +245,17 @@ def test_a_server_failure_is_retryable(knot_dns: DnsServer) -> None:
     assert f"zone {dns_server.BROKEN_ZONE}" in str(failed.value)
 
 
-def test_a_wrong_key_cannot_restore_either(knot_dns: DnsServer) -> None:
-    saved = suspend_delegation(knot_dns.settings(), "foo.tld.test")
-    wrong = knot_dns.settings(tsig_secret=base64.b64encode(b"x" * 32).decode())
+def test_a_wrong_key_cannot_restore_either(server: DnsServer) -> None:
+    saved = suspend_delegation(server.settings(), "foo.tld.test")
+    wrong = server.settings(tsig_secret=base64.b64encode(b"x" * 32).decode())
     with pytest.raises(DnsUpdateFailed, match="NOTAUTH") as failed:
         restore_delegation(wrong, "foo.tld.test", saved)
     assert not failed.value.retryable
-    assert read_delegation(knot_dns.settings(), "foo.tld.test").empty
+    assert read_delegation(server.settings(), "foo.tld.test").empty
 
 
-def test_a_secret_that_is_not_base64_is_named_without_being_shown(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings(tsig_secret="not*base64!")
+def test_a_secret_that_is_not_base64_is_named_without_being_shown(server: DnsServer) -> None:
+    settings = server.settings(tsig_secret="not*base64!")
     with pytest.raises(DnsUpdateFailed, match="not valid base64") as failed:
         suspend_delegation(settings, "foo.tld.test")
     assert failed.value.reason == "bad-key"
@@ -256,18 +263,18 @@ def test_a_secret_that_is_not_base64_is_named_without_being_shown(knot_dns: DnsS
     assert "not*base64!" not in str(failed.value)
 
 
-def test_the_secret_is_never_logged(knot_dns: DnsServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_secret_is_never_logged(server: DnsServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    settings = knot_dns.settings()
+    settings = server.settings()
     saved = suspend_delegation(settings, "foo.tld.test")
     restore_delegation(settings, "foo.tld.test", saved)
     assert "suspended foo.tld.test" in caplog.text
-    assert knot_dns.secret not in caplog.text
+    assert server.secret not in caplog.text
 
 
-def test_an_unreachable_server_is_retryable_and_fails_fast(knot_dns: DnsServer) -> None:
+def test_an_unreachable_server_is_retryable_and_fails_fast(server: DnsServer) -> None:
     port = free_port()  # nothing listens there
-    settings = knot_dns.settings(port=port, timeout_seconds=2)
+    settings = server.settings(port=port, timeout_seconds=2)
     started = time.monotonic()
 
     with pytest.raises(DnsUpdateFailed) as failed:
@@ -288,8 +295,8 @@ def silent_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_a_server_that_does_not_answer_times_out_as_retryable(knot_dns: DnsServer, silent_port: int) -> None:
-    settings = knot_dns.settings(port=silent_port, timeout_seconds=0.5)
+def test_a_server_that_does_not_answer_times_out_as_retryable(server: DnsServer, silent_port: int) -> None:
+    settings = server.settings(port=silent_port, timeout_seconds=0.5)
     started = time.monotonic()
 
     with pytest.raises(DnsUpdateFailed, match=r"no answer .* within 0.5 seconds") as failed:
@@ -300,12 +307,12 @@ def test_a_server_that_does_not_answer_times_out_as_retryable(knot_dns: DnsServe
     assert failed.value.retryable is True
 
 
-def test_a_change_between_read_and_update_is_refused_not_clobbered(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings()
+def test_a_change_between_read_and_update_is_refused_not_clobbered(server: DnsServer) -> None:
+    settings = server.settings()
     saved = read_delegation(settings, "foo.tld.test")
-    change = signed_update(knot_dns)
+    change = signed_update(server)
     change.add("foo.tld.test.", 300, "NS", "ns3.example.org.")  # the customer's new name server, meanwhile
-    send(knot_dns, change)
+    send(server, change)
     changed = read_delegation(settings, "foo.tld.test")
 
     with pytest.raises(DnsUpdateFailed, match="prerequisite failed: NXRRSET") as failed:
@@ -317,12 +324,12 @@ def test_a_change_between_read_and_update_is_refused_not_clobbered(knot_dns: Dns
     assert "ns3.example.org." in changed.rrsets[0].rdata
 
 
-def test_a_ds_added_between_read_and_update_is_refused_too(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings()
+def test_a_ds_added_between_read_and_update_is_refused_too(server: DnsServer) -> None:
+    settings = server.settings()
     saved = read_delegation(settings, "bar.tld.test")  # NS only
-    change = signed_update(knot_dns)
+    change = signed_update(server)
     change.add("bar.tld.test.", 3600, "DS", "1 13 2 " + "ab" * 32)
-    send(knot_dns, change)
+    send(server, change)
 
     with pytest.raises(DnsUpdateFailed, match="YXRRSET"):
         delete_delegation(settings, saved)
@@ -330,12 +337,12 @@ def test_a_ds_added_between_read_and_update_is_refused_too(knot_dns: DnsServer) 
     assert [r.type for r in read_delegation(settings, "bar.tld.test").rrsets] == ["NS", "DS"]
 
 
-def test_a_delegation_put_back_meanwhile_is_not_overwritten_by_a_restore(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings()
+def test_a_delegation_put_back_meanwhile_is_not_overwritten_by_a_restore(server: DnsServer) -> None:
+    settings = server.settings()
     saved = suspend_delegation(settings, "foo.tld.test")
-    change = signed_update(knot_dns)
+    change = signed_update(server)
     change.add("foo.tld.test.", 600, "NS", "ns.elsewhere.example.")
-    send(knot_dns, change)
+    send(server, change)
 
     with pytest.raises(DnsUpdateFailed, match="delegated differently now") as failed:
         restore_delegation(settings, "foo.tld.test", saved)
@@ -347,8 +354,8 @@ def test_a_delegation_put_back_meanwhile_is_not_overwritten_by_a_restore(knot_dn
     assert read_delegation(settings, "foo.tld.test").rrsets[0].rdata == ("ns.elsewhere.example.",)
 
 
-def test_a_domain_outside_every_configured_zone_gets_a_clear_error(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings(zones=("tld.test", "other.test"))
+def test_a_domain_outside_every_configured_zone_gets_a_clear_error(server: DnsServer) -> None:
+    settings = server.settings(zones=("tld.test", "other.test"))
     with pytest.raises(DnsUpdateFailed, match=r"foo\.example is not below any configured zone .*: tld\.test, other"):
         zone_for(settings, "foo.example")
     with pytest.raises(DnsUpdateFailed) as failed:
@@ -359,30 +366,30 @@ def test_a_domain_outside_every_configured_zone_gets_a_clear_error(knot_dns: Dns
         zone_for(settings, "tld.test")  # the apex is no delegation
 
 
-def test_zone_for_takes_the_longest_configured_zone(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings(zones=("test", "tld.test.", "CO.TLD.test"))
+def test_zone_for_takes_the_longest_configured_zone(server: DnsServer) -> None:
+    settings = server.settings(zones=("test", "tld.test.", "CO.TLD.test"))
     assert zone_for(settings, "foo.tld.test") == "tld.test"
     assert zone_for(settings, "foo.co.tld.test") == "co.tld.test"
     assert zone_for(settings, "co.tld.test") == "tld.test"
     assert zone_for(settings, "foo.xtld.test") == "test"  # label boundaries, not string suffixes
 
 
-def test_a_zone_the_server_does_not_serve_is_refused(knot_dns: DnsServer) -> None:
-    settings = knot_dns.settings(zones=("other.test",))
+def test_a_zone_the_server_does_not_serve_is_refused(server: DnsServer) -> None:
+    settings = server.settings(zones=("other.test",))
     with pytest.raises(DnsUpdateFailed, match="REFUSED") as failed:
         suspend_delegation(settings, "foo.other.test")
     assert failed.value.reason == "refused"
     assert not failed.value.retryable
 
 
-def test_without_a_configured_server_nothing_is_attempted(knot_dns: DnsServer) -> None:
+def test_without_a_configured_server_nothing_is_attempted(server: DnsServer) -> None:
     with pytest.raises(DnsUpdateFailed, match=r"no DNS server is configured") as failed:
-        suspend_delegation(knot_dns.settings(server=""), "foo.tld.test")
+        suspend_delegation(server.settings(server=""), "foo.tld.test")
     assert failed.value.reason == "not-configured"
     assert not failed.value.retryable
 
 
-def test_a_saved_delegation_is_restored_only_to_its_own_domain(knot_dns: DnsServer) -> None:
-    saved = read_delegation(knot_dns.settings(), "foo.tld.test")
+def test_a_saved_delegation_is_restored_only_to_its_own_domain(server: DnsServer) -> None:
+    saved = read_delegation(server.settings(), "foo.tld.test")
     with pytest.raises(ValueError, match=r"for foo\.tld\.test, not bar\.tld\.test"):
-        restore_delegation(knot_dns.settings(), "bar.tld.test", saved)
+        restore_delegation(server.settings(), "bar.tld.test", saved)

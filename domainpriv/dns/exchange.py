@@ -1,8 +1,9 @@
 """One DNS message out, one answer back, over TCP to the configured server: the only module of dns/ with a socket.
 
 TCP for everything: a referral with its glue, or an UPDATE, never gets truncated, and a closed port is refused at
-once instead of waiting out a UDP timeout. The whole exchange (resolve, connect, send, receive) shares one
-deadline, `[dns] timeout_seconds`.
+once instead of waiting out a UDP timeout. Connecting, sending and receiving share one deadline, `[dns]
+timeout_seconds`; a host name in `[dns] server` is resolved by the system resolver first, outside that deadline
+(an IP address avoids the lookup).
 
 Every failure becomes :class:`DnsUpdateFailed` with a plain-words problem. The TSIG secret is turned into a
 keyring here and never appears in a message: errors name the key by its name only. An UPDATE's answer must
@@ -14,12 +15,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import socket
 import struct
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import dns.exception
 import dns.flags
@@ -142,8 +141,8 @@ def _exchange(ep: Endpoint, request: dns.message.Message, what: str) -> dns.mess
     deadline = time.monotonic() + ep.timeout_seconds
     wire = request.to_wire()  # signs a TSIG request and keeps its MAC in request.mac for the answer's check
     try:
-        address = _address(ep)
-        with socket.create_connection((address, ep.port), timeout=_remaining(deadline)) as sock:
+        # create_connection resolves a host name and tries each of its addresses in turn
+        with socket.create_connection((ep.host, ep.port), timeout=_remaining(deadline)) as sock:
             sock.sendall(struct.pack("!H", len(wire)) + wire)
             (length,) = struct.unpack("!H", _read(sock, 2, deadline))
             answer = _read(sock, length, deadline)
@@ -193,15 +192,6 @@ def _unsigned(answer: bytes) -> dns.message.Message | None:
         return dns.message.from_wire(answer)
     except dns.exception.DNSException:
         return None
-
-
-def _address(ep: Endpoint) -> Any:
-    try:
-        ipaddress.ip_address(ep.host)
-    except ValueError:
-        infos = socket.getaddrinfo(ep.host, ep.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-        return infos[0][4][0]
-    return ep.host
 
 
 def _remaining(deadline: float) -> float:

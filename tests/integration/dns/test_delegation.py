@@ -286,6 +286,15 @@ def test_an_unreachable_server_is_retryable_and_fails_fast(server: DnsServer) ->
     assert f"DNS server {HOST}:{port}, zone tld.test" in str(failed.value)
 
 
+def test_the_server_may_be_given_by_host_name(server: DnsServer) -> None:
+    settings = server.settings(server="localhost")  # resolved, each address tried (::1 may come first)
+    saved = suspend_delegation(settings, "foo.tld.test")
+    assert saved.to_json() == FOO
+    with pytest.raises(DnsUpdateFailed, match="DNS server localhost:") as failed:
+        suspend_delegation(server.settings(server="localhost", port=free_port()), "foo.tld.test")
+    assert failed.value.retryable
+
+
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A TCP port that accepts connections (the kernel's backlog) and never answers: a hung server."""

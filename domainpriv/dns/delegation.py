@@ -45,7 +45,8 @@ def read_delegation(settings: DnsSettings, domain: str) -> SavedDelegation:
 def suspend_delegation(settings: DnsSettings, domain: str) -> SavedDelegation:
     """Remove the delegation of `domain` from its zone in one signed UPDATE; returns what was removed.
 
-    Already suspended (nothing there): returns an empty SavedDelegation and sends nothing. Raises DnsUpdateFailed:
+    Already suspended (nothing there): returns an empty SavedDelegation and sends nothing; a caller that retries
+    must therefore keep the delegation it saved first, not replace it with the empty one. Raises DnsUpdateFailed:
     the key is rejected, the update is refused, the delegation changed since it was read (nothing is changed),
     the server is unreachable or slow, or it still answers with the delegation afterwards.
     """
@@ -81,6 +82,9 @@ def restore_delegation(settings: DnsSettings, domain: str, saved: SavedDelegatio
     if not current.empty:
         present = ", ".join(f"{r.name} {r.type}" for r in current.rrsets)
         raise ep.failed("conflict", f"{saved.domain} is delegated differently now ({present}); not overwriting it")
+    taken = [f"{r.name} {r.type}" for r in saved.rrsets if r.type in GLUE and _exists(ep, r)]
+    if taken:  # records put at a glue name while suspended: visible now, and an add would merge with them
+        raise ep.failed("conflict", f"{', '.join(taken)} exist(s) now under {saved.domain}; not overwriting")
     _add(ep, saved)
     after = _read(ep, name)
     if after.rrsets != saved.rrsets:
@@ -156,6 +160,12 @@ def _read(ep: Endpoint, name: dns.name.Name) -> SavedDelegation:
     if ds is not None:
         rrsets.append(SavedRRset.of(name, ds))
     return SavedDelegation(ep.zone, name_text(name), tuple(rrsets))
+
+
+def _exists(ep: Endpoint, rrset: SavedRRset) -> bool:
+    """Whether the server has records of this name and type (authoritative data: there is no cut above them)."""
+    rdtype = dns.rdatatype.from_text(rrset.type)
+    return _find(query(ep, rrset.owner, rdtype).answer, rrset.owner, rdtype) is not None
 
 
 def _find(

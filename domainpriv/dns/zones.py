@@ -40,13 +40,16 @@ def server_label(settings: DnsSettings) -> str:
 def zone_for(settings: DnsSettings, domain: str) -> str:
     """The longest configured zone `domain` falls strictly under, e.g. "tld.test" (no trailing dot).
 
-    Raises DnsUpdateFailed (reason "outside-zones", not retryable) when there is none, ValueError when `domain` is
-    not an A-label.
+    Raises DnsUpdateFailed (reason "outside-zones", not retryable) when there is none, ValueError when `domain` or
+    a configured zone is not an A-label.
     """
     name = domain_name(domain)
     best: dns.name.Name | None = None
     for zone in settings.zones:
-        candidate = domain_name(zone)
+        try:
+            candidate = domain_name(zone)
+        except ValueError:
+            raise ValueError(f"[dns] zones: {zone!r} is not a zone name in A-label form") from None
         if name != candidate and name.is_subdomain(candidate) and (best is None or len(candidate) > len(best)):
             best = candidate
     if best is None:

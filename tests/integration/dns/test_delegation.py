@@ -363,6 +363,23 @@ def test_a_delegation_put_back_meanwhile_is_not_overwritten_by_a_restore(server:
     assert read_delegation(settings, "foo.tld.test").rrsets[0].rdata == ("ns.elsewhere.example.",)
 
 
+def test_glue_put_back_by_hand_while_suspended_is_not_merged_into(server: DnsServer) -> None:
+    settings = server.settings()
+    saved = suspend_delegation(settings, "foo.tld.test")
+    change = signed_update(server)
+    change.add("ns1.foo.tld.test.", 60, "A", "198.51.100.7")
+    send(server, change)
+    serial = server.soa_serial()
+
+    with pytest.raises(DnsUpdateFailed, match=r"ns1\.foo\.tld\.test\. A exist\(s\) now") as failed:
+        restore_delegation(settings, "foo.tld.test", saved)
+
+    assert failed.value.reason == "conflict"
+    assert not failed.value.retryable
+    assert server.soa_serial() == serial
+    assert read_delegation(settings, "foo.tld.test").empty
+
+
 def test_a_domain_outside_every_configured_zone_gets_a_clear_error(server: DnsServer) -> None:
     settings = server.settings(zones=("tld.test", "other.test"))
     with pytest.raises(DnsUpdateFailed, match=r"foo\.example is not below any configured zone .*: tld\.test, other"):
@@ -373,6 +390,11 @@ def test_a_domain_outside_every_configured_zone_gets_a_clear_error(server: DnsSe
     assert not failed.value.retryable
     with pytest.raises(DnsUpdateFailed, match="not below any configured zone"):
         zone_for(settings, "tld.test")  # the apex is no delegation
+
+
+def test_a_configured_zone_that_is_no_name_is_named_in_the_error(server: DnsServer) -> None:
+    with pytest.raises(ValueError, match=r"\[dns\] zones: 'bad\.\.zone'"):
+        zone_for(server.settings(zones=("tld.test", "bad..zone")), "foo.tld.test")
 
 
 def test_zone_for_takes_the_longest_configured_zone(server: DnsServer) -> None:

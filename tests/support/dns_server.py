@@ -11,7 +11,8 @@ glue (A and AAAA), NS without DS or glue, an IDN (an A-label) with glue, and a n
 `KEY_NAME` may update it; `DENIED_KEY_NAME` is known to the server but may not (Knot: an ACL with `deny`, BIND:
 no grant in update-policy). A second configured zone (`BROKEN_ZONE`) fails to load: the server answers SERVFAIL.
 
-Fixtures: `knot_dns`, `bind_dns`, and `authoritative_dns` (each of the two in turn).
+Fixtures: `knot_dns`, `bind_dns`, and `authoritative_dns` (each of the two in turn); `saved_delegations` is a
+hypothesis strategy of delegations of every shape.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from hypothesis import strategies as st
 
 from domainpriv.config import DnsSettings
+from domainpriv.dns import SavedDelegation, SavedRRset
 from support.databases import services_required
 from support.ports import HOST, free_port
 
@@ -275,6 +278,51 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+# --- generated delegations -------------------------------------------------------------------------------------
+
+LABEL = st.from_regex(r"\A(xn--)?[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?\Z")
+HEX = st.text("0123456789abcdef", min_size=64, max_size=64)
+TTL = st.integers(min_value=0, max_value=2**31 - 1)
+
+
+@st.composite
+def saved_delegations(draw: st.DrawFn, domain: str | None = None, *, may_be_empty: bool = True) -> SavedDelegation:
+    """A SavedDelegation of any shape: NS (in-domain and outside targets), maybe DS, glue for in-domain targets.
+
+    With `domain` ("x.tld.test") it lies in that domain's parent zone, else zone and domain are drawn too. Every
+    in-domain name server has at least one glue rrset (BIND refuses an in-zone NS without an address).
+    """
+    if domain is None:
+        zone = ".".join(draw(st.lists(LABEL, min_size=1, max_size=2)))
+        domain = f"{draw(LABEL)}.{zone}"
+    else:
+        zone = domain.split(".", 1)[1]
+    rrsets: list[SavedRRset] = []
+    if not may_be_empty or draw(st.booleans()):  # an empty one is a suspended domain's (nothing to restore)
+        inside = draw(st.lists(LABEL, min_size=0, max_size=3, unique=True))
+        outside = draw(st.lists(LABEL.map(lambda s: f"ns.{s}.example."), max_size=2, unique=True))
+        targets = [f"{label}.{domain}." for label in inside] + outside
+        rrsets.append(SavedRRset(domain + ".", "NS", draw(TTL), tuple(targets or ["ns.example.net."])))
+        if draw(st.booleans()):
+            ds = st.builds(
+                lambda tag, alg, digest: f"{tag} {alg} 2 {digest}",
+                st.integers(0, 65535),
+                st.sampled_from([8, 13, 15]),
+                HEX,
+            )
+            rrsets.append(SavedRRset(domain + ".", "DS", draw(TTL), tuple(draw(st.lists(ds, min_size=1, max_size=3)))))
+        v4 = st.ip_addresses(v=4).map(str)
+        v6 = st.ip_addresses(v=6).map(lambda a: a.compressed)
+        for label in inside:
+            families = draw(st.sampled_from([("A",), ("AAAA",), ("A", "AAAA")]))
+            for rdtype, address in (("A", v4), ("AAAA", v6)):
+                if rdtype in families:
+                    rdata = tuple(draw(st.lists(address, min_size=1, max_size=3)))
+                    rrsets.append(SavedRRset(f"{label}.{domain}.", rdtype, draw(TTL), rdata))
+    draw(st.randoms()).shuffle(rrsets)  # the order the server sent them in does not matter
+    return SavedDelegation(zone, domain, tuple(rrsets))
 
 
 @pytest.fixture

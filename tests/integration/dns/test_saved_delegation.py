@@ -8,43 +8,10 @@ from typing import Any
 
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 import domainpriv.dns
 from domainpriv.dns import SavedDelegation, SavedRRset
-
-LABEL = st.from_regex(r"\A(xn--)?[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?\Z")
-HEX = st.text("0123456789abcdef", min_size=64, max_size=64)
-TTL = st.integers(min_value=0, max_value=2**31 - 1)
-
-
-@st.composite
-def saved_delegations(draw: st.DrawFn) -> SavedDelegation:
-    zone = ".".join(draw(st.lists(LABEL, min_size=1, max_size=2)))
-    domain = f"{draw(LABEL)}.{zone}"
-    rrsets: list[SavedRRset] = []
-    if draw(st.booleans()):  # an empty one is a suspended domain's (nothing to restore)
-        inside = draw(st.lists(LABEL, min_size=0, max_size=3, unique=True))
-        outside = draw(st.lists(LABEL.map(lambda s: f"ns.{s}.example."), max_size=2, unique=True))
-        targets = [f"{label}.{domain}." for label in inside] + outside
-        rrsets.append(SavedRRset(domain + ".", "NS", draw(TTL), tuple(targets or ["ns.example.net."])))
-        if draw(st.booleans()):
-            ds = st.builds(
-                lambda tag, alg, digest: f"{tag} {alg} 2 {digest}",
-                st.integers(0, 65535),
-                st.sampled_from([8, 13, 15]),
-                HEX,
-            )
-            rrsets.append(SavedRRset(domain + ".", "DS", draw(TTL), tuple(draw(st.lists(ds, min_size=1, max_size=3)))))
-        for label in inside:
-            v4 = st.ip_addresses(v=4).map(str)
-            v6 = st.ip_addresses(v=6).map(lambda a: a.compressed)
-            for rdtype, address in (("A", v4), ("AAAA", v6)):
-                if draw(st.booleans()):
-                    rdata = tuple(draw(st.lists(address, min_size=1, max_size=3)))
-                    rrsets.append(SavedRRset(f"{label}.{domain}.", rdtype, draw(TTL), rdata))
-    draw(st.randoms()).shuffle(rrsets)  # the order the server sent them in does not matter
-    return SavedDelegation(zone, domain, tuple(rrsets))
+from support.dns_server import saved_delegations
 
 
 @given(saved_delegations())

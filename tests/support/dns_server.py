@@ -289,11 +289,9 @@ TTL = st.integers(min_value=0, max_value=2**31 - 1)
 
 @st.composite
 def saved_delegations(draw: st.DrawFn, domain: str | None = None, *, may_be_empty: bool = True) -> SavedDelegation:
-    """A SavedDelegation of any shape: NS (in-domain and outside targets), maybe DS, glue for in-domain targets.
-
-    With `domain` ("x.tld.test") it lies in that domain's parent zone, else zone and domain are drawn too. Every
-    in-domain name server has at least one glue rrset (BIND refuses an in-zone NS without an address).
-    """
+    """A SavedDelegation of any shape: NS (in-domain and outside targets), maybe DS, A and/or AAAA glue (or none)
+    for in-domain targets. With `domain` ("x.tld.test") it lies in that domain's parent zone, else zone and domain
+    are drawn too."""
     if domain is None:
         zone = ".".join(draw(st.lists(LABEL, min_size=1, max_size=2)))
         domain = f"{draw(LABEL)}.{zone}"
@@ -316,7 +314,7 @@ def saved_delegations(draw: st.DrawFn, domain: str | None = None, *, may_be_empt
         v4 = st.ip_addresses(v=4).map(str)
         v6 = st.ip_addresses(v=6).map(lambda a: a.compressed)
         for label in inside:
-            families = draw(st.sampled_from([("A",), ("AAAA",), ("A", "AAAA")]))
+            families = draw(st.sampled_from([(), ("A",), ("AAAA",), ("A", "AAAA")]))  # (): a lame name server
             for rdtype, address in (("A", v4), ("AAAA", v6)):
                 if rdtype in families:
                     rdata = tuple(draw(st.lists(address, min_size=1, max_size=3)))

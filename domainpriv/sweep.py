@@ -9,9 +9,10 @@ reminders, the outbox).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from domainpriv.cases.deadlines import CaseSweepReport, process_due
 from domainpriv.config import Settings
 from domainpriv.escrow.due import DueResult, run_due_deposits
 from domainpriv.notify.delivery import DeliveryReport, deliver_due
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 class SweepReport:
     escrow: list[DueResult]
     notices: DeliveryReport
+    cases: CaseSweepReport = field(default_factory=lambda: CaseSweepReport(0, 0, ()))
 
     def lines(self) -> list[str]:
         n = self.notices
@@ -39,6 +41,7 @@ class SweepReport:
             + (f": {r.error}" if r.error else "")
             for r in self.escrow
         ]
+        out += list(self.cases.lines)
         return out or ["nothing was due"]
 
 
@@ -47,4 +50,5 @@ def sweep(uow: UnitOfWork, settings: Settings, now: datetime) -> SweepReport:
     if not settings.escrow.configured:
         log.debug("escrow is not set up (escrow.agent_public_key is empty): no deposits are scheduled")
     escrow = run_due_deposits(uow, settings, now)
-    return SweepReport(escrow=escrow, notices=deliver_due(uow, settings.mail))
+    cases = process_due(uow, settings, now)  # before the outbox: the notices it queues go in this sweep
+    return SweepReport(escrow=escrow, notices=deliver_due(uow, settings.mail), cases=cases)

@@ -40,6 +40,9 @@ _PURPOSE_NAMES: Final = {
 KINDS: Final = frozenset({
     "password-reset", "password-changed", "contact-changed", "contact-edited", "registrant-change-confirm",
     "registrant-changed", "privacy-changed", "verification-code", "email-changed", "mailing",
+    # cases (domainpriv/cases): to the requester only the reference, the outcome and the approved fields
+    "case-acknowledgement", "case-customer-notice", "case-reminder", "case-deactivated", "case-disclosure",
+    "case-refused", "case-info-requested", "case-customer-update",
 })  # fmt: skip
 
 

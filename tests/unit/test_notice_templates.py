@@ -26,6 +26,23 @@ CONTEXTS: dict[str, dict[str, object]] = {
     "email-changed": {"account": "acct-1"},
     "mailing": {"subject": "Autumn offers", "body": "Two domains for one.\n", "purpose": "marketing",
                 "unsubscribe_link": "https://portal.example/unsubscribe/dp_z"},
+    # cases (domainpriv/cases)
+    "case-acknowledgement": {"reference": "DIS-2026-000001", "case_kind": "disclosure", "domain": "bakery-0.com",
+                             "urgent": True, "decision_due": "2026-12-01 12:00 UTC"},
+    "case-customer-notice": {"reference": "CMP-2026-000002", "case_kind": "complaint", "domain": "bakery-0.com",
+                             "allegation": "Counterfeits.", "requester_name": "Carl", "requester_org": "",
+                             "requester_email": "carl@brand.example", "deadline": "2026-11-17 09:00 UTC",
+                             "link": "https://portal.example/cases/CMP-2026-000002"},
+    "case-reminder": {"reference": "CMP-2026-000002", "domain": "bakery-0.com", "deadline": "2026-11-17 09:00 UTC",
+                      "link": "https://portal.example/cases/CMP-2026-000002"},
+    "case-deactivated": {"reference": "CMP-2026-000002", "domain": "bakery-0.com", "actions": ["put on hold"]},
+    "case-disclosure": {"reference": "DIS-2026-000001", "domain": "bakery-0.com",
+                        "values": [("registrant.name", "Rita")], "basis": "GDPR Art. 6(1)(f)"},
+    "case-refused": {"reference": "DIS-2026-000001", "domain": "bakery-0.com", "reasons": "No legal basis.",
+                     "balancing": "The registrant's interests prevail."},
+    "case-info-requested": {"reference": "DIS-2026-000001", "domain": "bakery-0.com", "needed": "Your mandate."},
+    "case-customer-update": {"reference": "CMP-2026-000002", "domain": "bakery-0.com", "what": "closed.",
+                             "reason": "Adequate assurances."},
 }  # fmt: skip
 
 

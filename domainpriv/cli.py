@@ -57,6 +57,7 @@ privacy_app = typer.Typer(help="Publication mode of a domain.", no_args_is_help=
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 escrow_app = typer.Typer(help="Registrar data escrow deposits.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts: passwords, API tokens, the personal-data export.", no_args_is_help=True)
+case_app = typer.Typer(help="Cases: complaints, disclosure requests, abuse reports.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (demo_app, "demo"),
@@ -65,6 +66,7 @@ for sub, name in (
     (audit_app, "audit"),
     (escrow_app, "escrow"),
     (account_app, "account"),
+    (case_app, "case"),
 ):
     app.add_typer(sub, name=name)
 
@@ -643,6 +645,118 @@ def escrow_mapping(config: ConfigOption = None) -> None:
 
     sys.stdout.write(get_profile(_settings(config).escrow.profile).mapping_csv())
     sys.stdout.flush()
+
+
+# -- cases -----------------------------------------------------------------------------------------------------
+
+CaseIdArgument = Annotated[str, typer.Argument(help="Case id or reference (e.g. 3 or CMP-2026-000003).")]
+
+
+@case_app.command("open")
+def case_open(
+    domain: Annotated[str, typer.Option("--domain", help="The domain the case is about.")],
+    kind: Annotated[str, typer.Option("--kind", help="complaint, disclosure or abuse.")],
+    requester_name: Annotated[str, typer.Option("--requester-name", help="Who files it.")],
+    requester_email: Annotated[str, typer.Option("--requester-email", help="Where the answers go.")],
+    requester_org: Annotated[str | None, typer.Option("--requester-org", help="The requester's organisation.")] = None,
+    fields: Annotated[str, typer.Option("--fields", help="Public field names asked for, comma-separated.")] = "",
+    urgent: Annotated[bool, typer.Option("--urgent", help="Threat to life, critical infrastructure, ...")] = False,
+    text: Annotated[str | None, typer.Option("--text", help="The complaint, request or report.")] = None,
+    legal_basis: Annotated[str | None, typer.Option("--legal-basis", help="The law or rights relied on.")] = None,
+    evidence: Annotated[list[Path] | None, typer.Option("--evidence", help="An evidence file (repeatable).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Open a case (what the public form and the API do) and queue its acknowledgement; prints the case id."""
+    from domainpriv import cases
+
+    files = []
+    for path in evidence or []:
+        try:
+            files.append(cases.Evidence(path.name, path.read_bytes()))
+        except OSError as exc:
+            _fail(f"cannot read {path}: {exc.strerror}")
+    settings = _settings(config)
+    case = cases.open_case(
+        _uow(settings), settings, actor=_actor(), kind=kind, domain=domain, text=text or "", fields=fields,
+        requester=cases.Requester(name=requester_name, email=requester_email, org=requester_org), urgent=urgent,
+        legal_basis=legal_basis, evidence=files,
+    )  # fmt: skip
+    out.print(str(case.id))
+    err.print(f"case {case.id} ({case.reference}) opened: {case.state}; acknowledgement queued", markup=False)
+
+
+@case_app.command("list")
+def case_list(
+    state: Annotated[str | None, typer.Option("--state", help="Only cases in this state.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only complaint, disclosure or abuse.")] = None,
+    json: JsonOption = False,
+    csv: Annotated[bool, typer.Option("--csv", help="The register (clocks, missed ones) as CSV.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Cases with state, kind, domain, due_at and their history (--json), or the register as CSV (--csv)."""
+    from domainpriv import cases
+
+    uow = _uow(_settings(config))
+    if csv:
+        rows = [r for r in cases.register_rows(uow, actor=_actor(), kind=kind) if state is None or r["state"] == state]
+        sys.stdout.write(cases.register_csv(rows))
+        sys.stdout.flush()
+        return
+    found = cases.list_cases(uow, actor=_actor(), state=state, kind=kind)
+    if json:
+        _print_json([c.to_json() for c in found])
+        return
+    table = Table("id", "reference", "kind", "state", "domain", "due_at", "missed")
+    for c in found:
+        table.add_row(str(c.id), c.reference, c.kind, c.state, c.domain, c.due_at.isoformat() if c.due_at else "-",
+                      " ".join(c.missed_clocks))  # fmt: skip
+    out.print(table)
+
+
+@case_app.command("show")
+def case_show(case_id: CaseIdArgument, json: JsonOption = False, config: ConfigOption = None) -> None:
+    """One case: its state, clocks, deactivations, disclosures and the history of its transitions."""
+    from domainpriv import cases
+
+    case = cases.get_case(_uow(_settings(config)), case_id, actor=_actor())
+    doc = case.to_json()
+    if json:
+        _print_json(doc)
+        return
+    for key in ("id", "reference", "kind", "state", "domain", "decision", "due_at"):
+        out.print(f"{key}: {doc[key] if doc[key] is not None else '-'}", markup=False)
+    for key, value in doc["clocks"].items():
+        if value:
+            out.print(f"{key}: {' '.join(value) if isinstance(value, list) else value}", markup=False)
+    for d in case.deactivations:
+        error = f", last error: {d.dns_last_error}" if d.dns_last_error else ""
+        out.print(f"deactivation {d.id}: {d.state}, dns {d.dns}{error}", markup=False)
+    for e in case.history:
+        out.print(f"  {e.at.isoformat()}  {e.action:18} {e.from_state or '-'} -> {e.to_state}  {e.actor}: {e.reason}",
+                  markup=False)  # fmt: skip
+
+
+@case_app.command("act")
+def case_act(
+    case_id: CaseIdArgument,
+    action: Annotated[str, typer.Argument(help="e.g. accept, reject, notify-customer, disclose, reactivate.")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (sent to the requester where it says so).")
+    ] = None,
+    fields: Annotated[str | None, typer.Option("--fields", help="disclose: the approved fields.")] = None,
+    balancing: Annotated[str | None, typer.Option("--balancing", help="refuse: the balancing test.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Take a staff action on a case; an action the case's state does not allow is refused naming the state."""
+    from domainpriv import cases
+
+    settings = _settings(config)
+    case = cases.act(_uow(settings), case_id, action, settings=settings, actor=_actor(), reason=reason, fields=fields,
+                     balancing_notes=balancing)  # fmt: skip
+    out.print(f"case {case.id} ({case.reference}): {case.state}", markup=False)
+    for d in case.deactivations:
+        if d.dns_last_error:
+            err.print(f"deactivation {d.id}: dns {d.dns}, retried by the sweep: {d.dns_last_error}", markup=False)
 
 
 @app.command("sweep")

@@ -53,7 +53,7 @@ class IllegalTransition(CaseRuleBroken):
 
 class UnknownAction(CaseRuleBroken):
     def __init__(self, action: str, kind: str, actions: Sequence[str]) -> None:
-        super().__init__(f"{action!r} is not an action of a {kind} case (actions: {', '.join(actions)})")
+        super().__init__(f"{action!r} is not an action of {kind} cases (actions: {', '.join(actions)})")
         self.action, self.kind = action, kind
 
 

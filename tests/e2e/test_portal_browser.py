@@ -11,9 +11,15 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from e2e.site import CUSTOMER, Site, body_of, log_in, run_cli
-from playwright.sync_api import Page, expect
+from e2e.site import CUSTOMER, RESELLER, Site, body_of, link_in, log_in, run_cli
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import select
 
+from domainpriv.accounts import consent
+from domainpriv.audit import Actor
+from domainpriv.notify.mailings import queue_mailing
+from domainpriv.store import Notice, UnitOfWork, make_engine
+from domainpriv.vocabulary import ConsentPurpose
 from support.daemons import rdap, whois
 
 OLD_TECH_EMAIL = "sren.muller@c0000001-0.example"  # C0000001-0, the demo customer's contact in every role
@@ -160,3 +166,198 @@ def test_a_new_tech_contact_of_a_public_domain_shows_in_whois_and_rdap_with_name
     for text in (answer, vcard):
         assert tech.street not in text and tech.city not in text
     expect_contact_changed_mails(site, domain, tech.email, mails)
+
+
+# -- 2. a password reset from the e-mailed link --------------------------------------------------------------------
+
+
+def submit(page: Page, button: str) -> int:
+    """Click the form's button; the status of the POST's answer (before any redirect)."""
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name=button, exact=True).click()
+    page.wait_for_load_state()
+    return answer.value.status
+
+
+def test_a_password_is_reset_from_the_mailed_link_which_works_once(
+    site: Site, browser: Browser, page: Page, context: BrowserContext
+) -> None:
+    address = account_email(site, CUSTOMER)
+    elsewhere = browser.new_context(java_script_enabled=False)  # a session open before the reset
+    try:
+        other = elsewhere.new_page()
+        log_in(other, site, CUSTOMER)
+        expect(other).to_have_url(site.url("/domains"))
+        mails = len(site.sink.messages)
+        page.goto(site.url("/login"))
+        page.get_by_role("link", name="Lost your password?").click()
+        page.get_by_label("E-mail address").fill(address)
+        with page.expect_navigation():
+            page.get_by_label("E-mail address").press("Enter")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+        mail = site.wait_for_mail(address, "Reset your password", after=mails)
+        assert f"account {CUSTOMER}" in body_of(mail)
+        link = link_in(mail, site, "/password-reset/")
+
+        page.goto(link)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Choose a new password")
+        page.get_by_label("New password").fill("short")
+        assert submit(page, "Set the password") == 422  # a weak password: refused next to the field, link kept
+        field = page.get_by_label("New password")
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("div.field").filter(has=field).locator(".error")).not_to_be_empty()
+        new_password = f"a new password for {CUSTOMER} from the link"
+        field.fill(new_password)
+        assert submit(page, "Set the password") == 200
+        expect(page.get_by_role("heading", level=1)).to_have_text("Password changed")
+        old_password, site.passwords[CUSTOMER] = site.passwords[CUSTOMER], new_password
+
+        log_in(page, site, CUSTOMER, old_password)
+        expect(page).to_have_url(site.url("/login"))
+        expect(page.get_by_role("status")).to_have_text("wrong account or password")
+        log_in(page, site, CUSTOMER)
+        expect(page).to_have_url(site.url("/domains"))
+        other.goto(site.url("/domains"))  # every session ended with the reset
+        expect(other).to_have_url(re.compile(re.escape(site.url("/login")) + r"\?next="))
+
+        context.clear_cookies()
+        page.goto(link)  # the link a second time
+        page.get_by_label("New password").fill("yet another password, long enough")
+        assert submit(page, "Set the password") == 410
+        expect(page.get_by_role("status")).to_contain_text("not valid (unknown, used or expired)")
+        expect(page.get_by_role("link", name="Ask for a new link")).to_be_visible()
+        log_in(page, site, CUSTOMER, "yet another password, long enough")
+        expect(page).to_have_url(site.url("/login"))
+    finally:
+        elsewhere.close()
+
+
+# -- 3. marketing refused from the e-mail's unsubscribe link -------------------------------------------------------
+
+
+def give_marketing_consent(page: Page, site: Site, account: str) -> None:
+    log_in(page, site, account)
+    page.get_by_role("link", name="Account", exact=True).click()
+    page.get_by_role("button", name="Give: Our offers by e-mail").click()
+    expect(page).to_have_url(site.url("/account?changed=consent"))
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Our offers by e-mail"))
+    expect(row.get_by_role("cell").first).to_have_text("yes")
+
+
+def test_marketing_is_refused_from_the_mailing_s_link_without_logging_in(
+    site: Site, browser: Browser, page: Page
+) -> None:
+    address, reseller_address = account_email(site, CUSTOMER), account_email(site, RESELLER)
+    give_marketing_consent(page, site, CUSTOMER)
+    reseller = browser.new_context(java_script_enabled=False)
+    try:
+        give_marketing_consent(reseller.new_page(), site, RESELLER)  # so that the second mailing goes somewhere
+    finally:
+        reseller.close()
+    engine = make_engine(site.db_url)
+    uow = UnitOfWork(engine)
+    try:
+        mails = len(site.sink.messages)
+        queued = queue_mailing(uow, actor=Actor("cli", "e2e"), purpose=ConsentPurpose.MARKETING,
+                               subject="Winter offers", body="Two domains for the price of one.",
+                               link_base=site.base_url)  # fmt: skip
+        assert queued == 2
+        mail = site.wait_for_mail(address, "Winter offers", after=mails)
+        link = link_in(mail, site, "/unsubscribe/")
+
+        anonymous = browser.new_context(java_script_enabled=False)  # no login, no cookies
+        try:
+            visitor = anonymous.new_page()
+            visitor.goto(link)
+            expect(visitor.get_by_role("heading", level=1)).to_have_text("Unsubscribe")
+            assert submit(visitor, "Unsubscribe") == 200
+            expect(visitor.get_by_role("status")).to_have_text("You will no longer receive our offers by e-mail.")
+        finally:
+            anonymous.close()
+
+        last = consent.ledger(uow, CUSTOMER)[-1]
+        assert (last.purpose, last.granted, last.source) == (ConsentPurpose.MARKETING, False, "unsubscribe-link")
+        page.goto(site.url("/account"))  # the customer sees the withdrawal in the ledger
+        newest = page.locator("h3 + table tbody tr").first
+        expect(newest).to_contain_text("marketing")
+        expect(newest).to_contain_text("withdrawn")
+        expect(newest).to_contain_text("unsubscribe-link")
+
+        mails = len(site.sink.messages)
+        assert queue_mailing(uow, actor=Actor("cli", "e2e"), purpose=ConsentPurpose.MARKETING,
+                             subject="Spring offers", body="Three for two.", link_base=site.base_url) == 1  # fmt: skip
+        site.wait_for_mail(reseller_address, "Spring offers", after=mails)
+        assert not site.mails_to(address, after=mails)
+        with uow.reading() as r:
+            queued_to = r.session.scalars(select(Notice.to_address).where(Notice.subject == "Spring offers")).all()
+        assert queued_to == [reseller_address]  # nothing waits in the outbox for the customer either
+    finally:
+        engine.dispose()
+
+
+# -- 4. accessibility basics ---------------------------------------------------------------------------------------
+
+
+def assert_every_input_is_labelled(page: Page) -> int:
+    """Each form control has exactly one <label for>, Playwright's get_by_label finds it by that text, and it
+    has an accessible name. Also: no script on the page. Returns how many controls there are."""
+    assert page.locator("script").count() == 0, f"{page.url} has a script"
+    controls = page.locator("input:not([type=hidden]), select, textarea")
+    count = controls.count()
+    assert count > 0, f"no inputs on {page.url}"
+    for i in range(count):
+        control = controls.nth(i)
+        ident = control.get_attribute("id")
+        assert ident, f"an input without id on {page.url}: {control.evaluate('e => e.outerHTML')}"
+        label = page.locator(f"label[for='{ident}']")
+        expect(label).to_have_count(1)
+        found = page.get_by_label(label.inner_text(), exact=True)
+        expect(found).to_have_count(1)
+        assert found.get_attribute("id") == ident
+        expect(control).to_have_accessible_name(re.compile(r"\w"))
+    return count
+
+
+def test_every_input_of_the_login_contact_and_privacy_pages_has_a_label(site: Site, page: Page) -> None:
+    page.goto(site.url("/login"))
+    assert assert_every_input_is_labelled(page) == 2
+    page.goto(site.url("/password-reset"))
+    assert_every_input_is_labelled(page)
+    log_in(page, site, CUSTOMER)
+    for path in ("/contacts/C0000001-0", "/domains/photo-55.com/privacy", "/domains/photo-55.com/contacts/tech",
+                 "/domains/photo-55.com/nameservers", "/account"):  # fmt: skip
+        page.goto(site.url(path))
+        assert_every_input_is_labelled(page)
+
+
+@pytest.mark.parametrize("path", ["/contacts/C0000001-0", "/domains/solar-13.shop/contacts/tech"])
+def test_an_invalid_email_is_reported_next_to_its_field(site: Site, page: Page, path: str) -> None:
+    log_in(page, site, CUSTOMER)
+    page.goto(site.url(path))
+    if "contacts/tech" in path:
+        page.get_by_label("Enter a new contact").check()
+        page.get_by_label("Name").fill("Ada Typo")
+        page.get_by_label("City").fill("Zwolle")
+        page.get_by_label(re.compile(r"^Country")).fill("NL")
+    before = whois(site.whois_port, "solar-13.shop")
+    email = page.get_by_label("E-mail")
+    email.fill("nobody@localhost")  # passes the browser's own type=email check; the portal refuses it
+    assert submit(page, "Save") == 422
+    email = page.get_by_label("E-mail")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_value("nobody@localhost")  # what was typed is kept
+    error = page.locator("div.field").filter(has=email).locator(".error")
+    expect(error).to_have_text("is not a valid e-mail address")
+    expect(email).to_have_accessible_description(re.compile("is not a valid e-mail address"))
+    for other in ("Name", "City"):
+        expect(page.get_by_label(other)).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".error")).to_have_count(1)
+    assert whois(site.whois_port, "solar-13.shop") == before or "Last update" in before  # nothing saved
+
+
+def test_the_daemon_logs_no_personal_data(site: Site) -> None:
+    """Everything the daemon wrote to its log while the browser worked: no address, no name (STYLE: logs carry
+    no personal data)."""
+    log = site.log.read_text()
+    for personal in (OLD_TECH_EMAIL, "Søren", "Wilhelmina", "new-tech.example", "@mail.example", "@hosting.example"):
+        assert personal not in log

@@ -125,6 +125,9 @@ def test_a_complaint_runs_from_notice_through_deadline_deactivation_and_disclosu
     assert [a.split(":")[2] for a in audit_actions(uow)] == history(closed)
     assert audit_actions(uow, "domain:statuses") == ["domain:statuses:set", "domain:statuses:set"]
     verify_audit_log(uow)
+    to_requester = notices(uow, to="carl@brand.example")
+    assert [n.kind for n in to_requester] == ["case-acknowledgement", "case-disclosure"]
+    assert all(not leaks(n.subject + n.body, allowed=[REGISTRANT["name"]]) for n in to_requester)
 
 
 def test_the_customer_answers_with_assurances_in_the_portal_and_staff_accept_them(

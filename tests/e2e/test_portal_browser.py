@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from e2e.site import CUSTOMER, RESELLER, Site, body_of, link_in, log_in, run_cli
+from e2e.site import CUSTOMER, RESELLER, Site, body_of, link_in, log_in
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
+from domainpriv import demo
 from domainpriv.accounts import consent
 from domainpriv.audit import Actor
 from domainpriv.notify.mailings import queue_mailing
@@ -45,13 +46,13 @@ def new_tech(tag: str, country: str = "NL") -> NewTech:
                    email=f"tech.{tag}@new-tech.example")  # fmt: skip
 
 
-def account_email(site: Site, handle: str) -> str:
-    """The account's address as `domainpriv export` gives it."""
-    for line in run_cli(site.db_url, site.cwd, "export").splitlines():
-        record = json.loads(line)
+def account_email(handle: str) -> str:
+    """The account's address in the demo data that `domainpriv demo load` loaded (its defaults: 60 domains, seed
+    1); no test here changes it."""
+    for record in demo.demo_records(60, 1):
         if record["type"] == "account" and record["handle"] == handle:
             return str(record["email"])
-    raise AssertionError(f"no account {handle} in the export")
+    raise AssertionError(f"no account {handle} in the demo data")
 
 
 def change_tech_in_the_portal(page: Page, site: Site, domain: str, tech: NewTech) -> None:
@@ -182,7 +183,7 @@ def submit(page: Page, button: str) -> int:
 def test_a_password_is_reset_from_the_mailed_link_which_works_once(
     site: Site, browser: Browser, page: Page, context: BrowserContext
 ) -> None:
-    address = account_email(site, CUSTOMER)
+    address = account_email(CUSTOMER)
     elsewhere = browser.new_context(java_script_enabled=False)  # a session open before the reset
     try:
         other = elsewhere.new_page()
@@ -247,7 +248,7 @@ def give_marketing_consent(page: Page, site: Site, account: str) -> None:
 def test_marketing_is_refused_from_the_mailing_s_link_without_logging_in(
     site: Site, browser: Browser, page: Page
 ) -> None:
-    address, reseller_address = account_email(site, CUSTOMER), account_email(site, RESELLER)
+    address, reseller_address = account_email(CUSTOMER), account_email(RESELLER)
     give_marketing_consent(page, site, CUSTOMER)
     reseller = browser.new_context(java_script_enabled=False)
     try:

@@ -356,6 +356,21 @@ def test_an_invalid_email_is_reported_next_to_its_field(site: Site, page: Page, 
     assert whois(site.whois_port, "solar-13.shop") == before or "Last update" in before  # nothing saved
 
 
+def test_a_street_line_too_long_is_reported_next_to_the_line_it_was_typed_in(site: Site, page: Page) -> None:
+    """The service numbers street lines by the ones given (street[0]); the page puts the error on the input."""
+    log_in(page, site, CUSTOMER)
+    page.goto(site.url("/contacts/C0000001-0"))
+    page.get_by_label("Street", exact=True).fill("")
+    page.get_by_label("Street (line 2)").fill("9 " + "Very Long " * 30 + "Street")
+    assert submit(page, "Save") == 422
+    line2 = page.get_by_label("Street (line 2)")
+    expect(line2).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("div.field").filter(has=line2).locator(".error")).to_have_text("must be at most 255 characters")
+    expect(line2).to_have_accessible_description("must be at most 255 characters")
+    expect(page.get_by_label("Street", exact=True)).not_to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".error")).to_have_count(1)
+
+
 def test_the_daemon_logs_no_personal_data(site: Site) -> None:
     """Everything the daemon wrote to its log while the browser worked: no address, no name (STYLE: logs carry
     no personal data)."""

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, aliased
 
 from domainpriv.accounts.rows import account_row
 from domainpriv.audit import Actor, record_event
+from domainpriv.cases.disclosure import ledger_rows
 from domainpriv.changes import NOTHING
 from domainpriv.registration.records import iso
 from domainpriv.registration.rows import contact_data
@@ -97,6 +98,7 @@ def export_account(uow: UnitOfWork, *, actor: Actor, account: str, reason: str) 
             "password_resets": list(_password_resets(s, row.id)),
             "verification_codes": list(_verification_codes(s, row.id)),
             "unsubscribe_links": list(_unsubscribe_links(s, row.id)),
+            "disclosures": [entry.to_json() for entry in ledger_rows(s, row.id)],
             "audit_events": list(_audit_events(s, row.id, row.handle)),
         }
         record_event(

@@ -130,6 +130,7 @@ class CaseSnapshot:
     evidence: tuple[EvidenceRecord, ...]
     deactivations: tuple[DeactivationRecord, ...]
     disclosures: tuple[LedgerEntry, ...]
+    related: tuple[str, ...] = ()  # the references of the other cases about the same domain (get_case fills it)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +157,7 @@ class CaseSnapshot:
             "evidence": [e.to_json() for e in self.evidence],
             "deactivations": [d.to_json() for d in self.deactivations],
             "disclosures": [d.to_json() for d in self.disclosures],
+            "related": list(self.related),
         }  # fmt: skip
 
     def customer_json(self) -> dict[str, Any]:

@@ -3,6 +3,8 @@ cases. Read-only transactions; another tenant's case is CaseNotFound, like a mis
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -19,7 +21,8 @@ __all__ = ["cases_of_customer", "get_case", "list_cases"]
 
 
 def get_case(uow: UnitOfWork, case: int | str, *, actor: CaseActor) -> CaseSnapshot:
-    """One case with its history. Raises CaseNotFound (also another tenant's), Forbidden."""
+    """One case with its history, and the references of the other cases about its domain (an abuse report's
+    related complaint, say). Raises CaseNotFound (also another tenant's), Forbidden."""
     with uow.reading() as r:
         row = load_case(r.session, case)
         if row is None:
@@ -28,7 +31,10 @@ def get_case(uow: UnitOfWork, case: int | str, *, actor: CaseActor) -> CaseSnaps
         if who is Who.SYSTEM:
             raise CaseNotFound(case)
         entries = list(r.session.scalars(select(DisclosureEntry).where(DisclosureEntry.case_id == row.id)))
-        return snapshot(row, entries)
+        related = r.session.scalars(
+            select(Case.reference).where(Case.domain_name == row.domain_name, Case.id != row.id).order_by(Case.id)
+        )
+        return replace(snapshot(row, entries), related=tuple(related))
 
 
 def list_cases(

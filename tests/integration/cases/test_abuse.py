@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domainpriv.cases import Requester, act, process_due
+from domainpriv.cases import Requester, act, get_case, process_due
 from domainpriv.config import Settings
 from domainpriv.registration import services as registration
 from domainpriv.store import UnitOfWork
@@ -32,6 +32,9 @@ def test_a_law_enforcement_report_is_reviewed_on_its_clock_and_mitigated_with_an
     act(uow, report.id, "reactivate", settings=settings, actor=STAFF, reason="site cleaned")
     closed = act(uow, report.id, "close", settings=settings, actor=STAFF, reason="resolved")
     assert history(closed) == ["open", "accept", "deactivate", "reactivate", "close"]
+    complaint = open_complaint(uow, settings)  # a related case on the same domain is linked both ways
+    assert get_case(uow, report.id, actor=STAFF).related == (complaint.reference,)
+    assert get_case(uow, complaint.id, actor=STAFF).to_json()["related"] == [report.reference]
     assert registration.get_domain(uow, name="shop.example").statuses == ("ok",)
     assert process_due(uow, settings, clock.now).acted == 0
 

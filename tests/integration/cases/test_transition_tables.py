@@ -34,6 +34,14 @@ def test_the_tables_are_well_formed() -> None:
         transition("abuse", "received", "disclose")
 
 
+def test_the_package_states_its_public_names() -> None:
+    import domainpriv.cases
+
+    exported = domainpriv.cases.__all__
+    assert len(exported) == len(set(exported)) and all(hasattr(domainpriv.cases, n) for n in exported)
+    assert not [n for n in exported if n.startswith("_")]
+
+
 def force(uow: UnitOfWork, case_id: int, state: str, *, deactivated: bool) -> None:
     """Put the case in `state` with every precondition of its actions met: the customer notified and the deadline
     passed, a deactivation in force when one is to be reversed (test set-up only)."""

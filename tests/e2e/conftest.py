@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one headless Chromium per session (Debian's, driven by Playwright's sync API),
+"""Fixtures of the browser tests: one headless Chromium per test module (Debian's, driven by Playwright's sync API),
 one whole site per backend and test module (`site`: a real `domainpriv serve` on a demo database, mailing to a
 real SMTP sink), and a fresh browser context with JavaScript off for each test (the portal has none).
 
@@ -17,8 +17,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from support.databases import postgres_schema_url, services_required, sqlite_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
+    """Module-scoped, not session-scoped: while Playwright's sync API is open its event loop counts as running in
+    this thread, and every later test calling asyncio.run() would fail. (This package has one module: one browser
+    for the whole session all the same.)"""
     reason = environment_has_chromium()
     if reason is not None:
         if services_required():
@@ -28,7 +31,7 @@ def playwright_driver() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
     yield chromium

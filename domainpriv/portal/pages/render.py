@@ -67,8 +67,12 @@ def login_redirect(next_path: str) -> Response:
 
 
 def safe_next(value: str | None, default: str = "/domains") -> str:
-    """Only a path on this site (no scheme, no //host): the login form must not become an open redirect."""
+    """Only a path on this site (no scheme, no //host): the login form must not become an open redirect. No
+    white space or control characters either: browsers drop tabs and line breaks from a URL, so `/` TAB `/host`
+    would become `//host`."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    if any(c.isspace() or not c.isprintable() for c in value):
         return default
     return value
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domainpriv.config import Settings
 from domainpriv.errors import DomainprivError
 from domainpriv.portal import api, pages
-from domainpriv.portal.context import Portal
+from domainpriv.portal.context import Portal, refuse_nul
 from domainpriv.portal.errors import AnswerBugs, Problem, problem_for
 from domainpriv.portal.security import Cookies, SecurityHeaders
 from domainpriv.rdds import publication_policy
@@ -39,8 +39,8 @@ def build_portal(settings: Settings, uow: UnitOfWork) -> FastAPI:
     app.state.portal = Portal(
         settings, uow, publication_policy(settings), Cookies(secure=settings.portal.secure_cookies)
     )
-    app.include_router(api.router)
-    app.include_router(pages.router)
+    app.include_router(api.router, dependencies=[Depends(refuse_nul)])
+    app.include_router(pages.router, dependencies=[Depends(refuse_nul)])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(DomainprivError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -75,8 +75,9 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's own parsing failed (types, a missing field, a body that is not JSON): 422 naming the field."""
     assert isinstance(exc, RequestValidationError)
     first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
-    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
-    field = ".".join(loc) or "body"
+    loc = [part for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    # Named as the services name fields (registration/validation.py): `nameservers[0].host`.
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".") or "body"
     if first.get("type") == "json_invalid":
         return _answer(request, Problem(422, "body: is not valid JSON", "body"))
     message = str(first.get("msg", "is not valid")).removeprefix("Value error, ")

@@ -12,6 +12,7 @@ from domainpriv.accounts.services import authenticate_token
 from domainpriv.config import Settings
 from domainpriv.portal.security import Cookies, origin_of
 from domainpriv.privacy import PublicationPolicy
+from domainpriv.registration.errors import ValidationError
 from domainpriv.store import UnitOfWork
 
 
@@ -59,3 +60,15 @@ def api_principal(request: Request) -> Principal:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+NUL_REFUSED = "must not contain NUL characters"
+
+
+def refuse_nul(request: Request) -> None:
+    """A router dependency: a NUL character in a path parameter or a query value is a 422 naming it, before
+    any handler runs (PostgreSQL cannot store or compare text holding one: the query would fail with a 500)."""
+    for source in (request.path_params, request.query_params):
+        for name, value in source.items():
+            if "\x00" in str(value):
+                raise ValidationError(name, NUL_REFUSED)

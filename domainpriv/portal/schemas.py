@@ -1,7 +1,7 @@
 """The API's request and response bodies, as they appear in /api/v1/openapi.json.
 
 Request bodies only shape the input (types); the services validate the content and name the field that is
-wrong (`contact.email`, `nameservers.0.host`), so the rules live in one place (registration/validation.py).
+wrong (`contact.email`, `nameservers[0].host`), so the rules live in one place (registration/validation.py).
 """
 
 from __future__ import annotations
@@ -9,11 +9,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """No NUL in any text (PostgreSQL cannot store or compare it): a 422 naming the field, not a 500."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class ErrorOut(BaseModel):

@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from domainpriv.accounts.access import Principal
-from domainpriv.portal.context import page_principal, portal_of
+from domainpriv.portal.context import NUL_REFUSED, page_principal, portal_of
 from domainpriv.portal.security import csrf_ok, csrf_token
+from domainpriv.registration.errors import ValidationError
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 
@@ -41,6 +42,9 @@ async def posted(request: Request) -> dict[str, str]:
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     if not csrf_ok(request, portal.cookies, fields.get("csrf"), own_origin=portal.origin):
         raise FormRejected()
+    nul = next((key for key, value in fields.items() if "\x00" in value or "\x00" in key), None)
+    if nul is not None:  # PostgreSQL cannot compare text holding a NUL: refused here, not as a 500 there
+        raise ValidationError(nul.replace("\x00", ""), NUL_REFUSED)
     return fields
 
 

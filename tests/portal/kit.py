@@ -10,11 +10,17 @@ Staff log in through the service with one of their recovery codes, so that the f
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyotp
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -23,9 +29,11 @@ from domainpriv.accounts import services as credentials
 from domainpriv.accounts import sessions, two_factor
 from domainpriv.accounts.staff import set_staff_role
 from domainpriv.config import Settings, load_settings
+from domainpriv.portal.app import build_portal
 from domainpriv.store import AccountKind, UnitOfWork
 from domainpriv.store.base import Base
 from support.builders import ACTOR, make_account, make_contact, make_domain
+from support.ports import HOST
 
 with warnings.catch_warnings():
     # Starlette's test client asks for httpx2 and warns once, at import, when it finds httpx 0.28 (toolchain §10).
@@ -167,3 +175,32 @@ def snapshot(uow: UnitOfWork) -> dict[str, list[tuple[str, ...]]]:
             table.name: sorted(tuple(str(v) for v in row) for row in r.session.execute(select(table)))
             for table in Base.metadata.sorted_tables
         }
+
+
+@contextmanager
+def serving(uow: UnitOfWork, prepare: Callable[[FastAPI], None] | None = None) -> Iterator[str]:
+    """The portal under uvicorn on 127.0.0.1 as the daemon runs it (no access log; logging left to the caller's
+    configuration, so that pytest's caplog sees uvicorn's records), on a socket bound before the server starts.
+    Yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    port = sock.getsockname()[1]
+    base = f"http://{HOST}:{port}"
+    app = build_portal(portal_settings(DOMAINPRIV_PORTAL_BASE_URL=f"{base}/"), uow)
+    if prepare is not None:
+        prepare(app)
+    config = uvicorn.Config(app, host=HOST, port=port, log_level="debug", log_config=None, lifespan="off", ws="none",
+                            access_log=False, server_header=False)  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="portal-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -9,47 +9,23 @@ public; a contact needs a name; a host name is a host name) live once, in the se
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from portal.kit import Population, portal_settings
+from portal.kit import Population, serving
 
-from domainpriv.portal.app import build_portal
 from domainpriv.store import UnitOfWork
-from support.ports import HOST
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
 @pytest.fixture
 def live_portal(uow: UnitOfWork, population: Population) -> Iterator[str]:
-    """The portal under uvicorn on 127.0.0.1, on a socket bound before the server starts."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((HOST, 0))
-    port = sock.getsockname()[1]
-    base = f"http://{HOST}:{port}"
-    app = build_portal(portal_settings(DOMAINPRIV_PORTAL_BASE_URL=f"{base}/"), uow)
-    config = uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="portal-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
+    with serving(uow) as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(

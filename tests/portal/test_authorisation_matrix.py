@@ -355,3 +355,27 @@ def test_domain_lists_hold_only_the_callers_tenancy(matrix: Matrix) -> None:
         assert names == own_domains.get(str(who), set()), who
         html = caller.client.get("/domains").text
         assert {n for n in every if n in html} == own_domains.get(str(who), set()), who
+
+
+def test_another_tenants_contact_named_in_a_body_answers_like_a_missing_one(
+    uow: UnitOfWork, app: FastAPI, population: Population
+) -> None:
+    """Customer B points its own domain's roles at customer A's contact: refused exactly like a contact that
+    does not exist (API and page), and nothing changes."""
+    client = new_client(app)
+    client.cookies.set("dp_session", open_session(uow, population, "cust-b"))
+    csrf = csrf_from(client)
+    before = snapshot(uow)
+    for role in ("tech", "registrant"):
+        api = f"/api/v1/domains/{DOMAIN_B}/contacts/{role}"
+        theirs = client.put(api, json={"handle": "CA-TECH"}, headers=api_headers(population, "cust-b"))
+        missing = client.put(api, json={"handle": "CX-TECH"}, headers=api_headers(population, "cust-b"))
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.text == missing.text.replace("CX-TECH", "CA-TECH")
+        page = f"/domains/{DOMAIN_B}/contacts/{role}"
+        theirs = client.post(page, data={"choice": "existing", "contact": "CA-TECH", "csrf": csrf})
+        missing = client.post(page, data={"choice": "existing", "contact": "CX-TECH", "csrf": csrf})
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.text == missing.text.replace("CX-TECH", "CA-TECH")
+    assert snapshot(uow) == before
+    close(client)

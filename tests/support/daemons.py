@@ -19,8 +19,14 @@ READY = re.compile(r"WHOIS on [\d.]+:(\d+), RDAP on [\d.]+:(\d+)")
 
 def daemon_env(db_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOMAINPRIV_")}
-    env.update({"DOMAINPRIV_DATABASE_URL": db_url, "DOMAINPRIV_WHOIS_PORT": "0", "DOMAINPRIV_RDAP_PORT": "0",
-                "DOMAINPRIV_PORTAL_PORT": "0"})
+    env.update(
+        {
+            "DOMAINPRIV_DATABASE_URL": db_url,
+            "DOMAINPRIV_WHOIS_PORT": "0",
+            "DOMAINPRIV_RDAP_PORT": "0",
+            "DOMAINPRIV_PORTAL_PORT": "0",
+        }
+    )
     env.update(extra or {})
     return env
 

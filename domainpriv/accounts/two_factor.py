@@ -72,6 +72,17 @@ def confirm(uow: UnitOfWork, *, actor: Actor, account: str, code: str) -> list[s
     return codes
 
 
+def pending(uow: UnitOfWork, account: str) -> Enrolment | None:
+    """The set-up begun and not yet confirmed, if any (to show its key again after a mistyped code)."""
+    with uow.reading() as r:
+        row = r.session.execute(
+            select(Account.totp_secret, Account.totp_enabled_at).where(Account.handle == account)
+        ).first()
+    if row is None or row.totp_secret is None or row.totp_enabled_at is not None:
+        return None
+    return Enrolment(row.totp_secret, pyotp.TOTP(row.totp_secret).provisioning_uri(name=account, issuer_name=ISSUER))
+
+
 def enabled(uow: UnitOfWork, account: str) -> bool:
     with uow.reading() as r:
         return r.session.scalar(select(Account.totp_enabled_at).where(Account.handle == account)) is not None

@@ -13,7 +13,7 @@ from domainpriv.accounts.access import Principal
 from domainpriv.portal.context import portal_of, session_id
 from domainpriv.portal.pages.render import logged_in, page, posted, redirect
 from domainpriv.rdds.whois_text import render_domain as render_whois
-from domainpriv.registration.errors import ValidationError
+from domainpriv.registration.errors import ConsentMissing, ValidationError
 from domainpriv.registration.validation import CONTACT_FIELDS, validate_contact
 from domainpriv.selfservice import changes, registrant_change, scope
 from domainpriv.selfservice.changes import RegistrantChangeNeeded, ReverificationNeeded
@@ -124,6 +124,10 @@ def privacy_post(request: Request, me: Me, name: str, form: Form) -> Response:
                             reverified=reverify.is_fresh(portal.uow, session_id=session_id(request)))  # fmt: skip
     except ReverificationNeeded:
         return redirect(f"/reverify?next=/domains/{record.name}/privacy")
+    except ConsentMissing:
+        return page(request, "privacy.html", me=me, status=422, record=record, modes=list(PrivacyMode),
+                    chosen=mode, preview=None,
+                    errors={"consent_to_publish": "publishing needs your consent: tick the box"})  # fmt: skip
     except ValidationError as exc:
         return page(request, "privacy.html", me=me, status=422, record=record, modes=list(PrivacyMode),
                     chosen=mode, preview=None, errors={exc.field: exc.problem})  # fmt: skip

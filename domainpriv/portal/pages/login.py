@@ -146,6 +146,6 @@ def two_factor_post(request: Request, me: Me, form: Form) -> Response:
     try:
         codes = two_factor.confirm(uow, actor=me.actor, account=me.handle, code=form.get("code", ""))
     except ValidationError as exc:
-        return page(request, "two_factor.html", me=me, status=422, enrolment=None, codes=None,
-                    errors={"code": exc.problem})  # fmt: skip
+        return page(request, "two_factor.html", me=me, status=422, enrolment=two_factor.pending(uow, me.handle),
+                    codes=None, errors={"code": exc.problem})  # fmt: skip
     return page(request, "two_factor.html", me=me, enrolment=None, codes=codes)

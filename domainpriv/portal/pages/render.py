@@ -54,8 +54,8 @@ def page(request: Request, name: str, *, me: Principal | None = None, status: in
     portal = portal_of(request)
     token, new = csrf_token(request, portal.cookies)
     response = TEMPLATES.TemplateResponse(
-        request, name, {"me": me, "csrf": token, "errors": {}, "values": {}, **context}, status_code=status,
-        headers=headers,
+        request, name, {"me": me, "csrf": token, "errors": {}, "values": {}, "failed": status >= 400, **context},
+        status_code=status, headers=headers,
     )  # fmt: skip
     if new:
         response.set_cookie(portal.cookies.csrf, token, **portal.cookies.attributes(same_site="strict"))

@@ -10,9 +10,9 @@ request the database is unchanged (every row of every table), and no answer to a
 holds any of A's contact data. API requests carry Bearer tokens; pages a logged-in session cookie (re-verified,
 so that the export and the e-mail change are reachable) and the CSRF token taken from a page.
 
-The whole matrix runs on both backends (about 5 s on SQLite and 10 s on PostgreSQL): one population per test, the
-routes in table order, where allowed writes are repeatable and the routes that end sessions get sessions of
-their own.
+The whole matrix runs on both backends (the module takes about 20 s on SQLite and 30 s on PostgreSQL on a busy
+machine): one population per test (API, pages), the routes in table order; allowed writes are repeatable, and
+the routes that log in or out get sessions of their own.
 """
 
 from __future__ import annotations

@@ -51,11 +51,13 @@ def test_every_kind_of_answer_carries_the_security_headers(
         "api 422": client.get("/api/v1/domains?limit=lots", headers=token),
         "api 500": client.get("/api/v1/boom", headers=token),
         "form 403": client.post("/login", data={}),
+        "page 422": client.post("/login", data={"account": "a\x00", "password": "x", "csrf": csrf_from(client)}),
     }
     statuses = {k: v.status_code for k, v in answers.items()}
     assert statuses == {"login page": 200, "redirect": 303, "page behind login": 303, "page 404": 404,
                         "page 500": 500, "static file": 200, "openapi": 200, "api 200": 200, "api 401": 401,
-                        "api 404": 404, "api 405": 405, "api 422": 422, "api 500": 500, "form 403": 403}  # fmt: skip
+                        "api 404": 404, "api 405": 405, "api 422": 422, "api 500": 500, "form 403": 403,
+                        "page 422": 422}  # fmt: skip
     for what, answer in answers.items():
         assert_security_headers(answer, what)
         if what != "static file":

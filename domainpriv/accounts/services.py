@@ -19,7 +19,7 @@ from domainpriv.audit import SYSTEM, Actor, record_event
 from domainpriv.changes import NOTHING
 from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.validation import normalize_text
-from domainpriv.store import Account, ApiToken, UnitOfWork
+from domainpriv.store import Account, ApiToken, PasswordReset, UnitOfWork
 
 __all__ = [
     "IssuedToken",
@@ -57,7 +57,8 @@ def set_password(
     reason: str,
     hasher: PasswordHasher = passwords.DEFAULT_HASHER,
 ) -> None:
-    """Set (or replace) an account's password. Raises ValidationError, AccountNotFound."""
+    """Set (or replace) an account's password; reset links mailed before stop working. Raises ValidationError,
+    AccountNotFound."""
     passwords.check_new_password(password)
     hashed = passwords.hash_password(password, hasher)  # before the transaction: ~0.1 s of CPU, no lock held
     with uow:
@@ -65,15 +66,18 @@ def set_password(
         row = account_row(uow, account)
         had_one = row.password_hash is not None
         row.password_hash = hashed
+        now = uow.clock()
+        unused = (PasswordReset.account_id == row.id) & PasswordReset.used_at.is_(None)
+        open_links = s.execute(update(PasswordReset).where(unused).values(used_at=now))
         record_event(
             s,
-            now=uow.clock(),
+            now=now,
             actor=actor,
             action="account:password:set",
             object_type="account",
             object_key=row.handle,
             reason=reason,
-            details={"replaced": had_one},
+            details={"replaced": had_one, "reset_links_ended": int(open_links.rowcount)},  # type: ignore[attr-defined]
             affects=NOTHING,
         )
         uow.commit()

@@ -229,7 +229,7 @@ def test_a_password_is_reset_from_the_mailed_link_which_works_once(
 
         log_in(page, site, CUSTOMER, old_password)
         expect(page).to_have_url(site.url("/login"))
-        expect(page.get_by_role("status")).to_have_text("wrong account or password")
+        expect(page.get_by_role("alert")).to_have_text("wrong account or password")
         log_in(page, site, CUSTOMER)
         expect(page).to_have_url(site.url("/domains"))
         other.goto(site.url("/domains"))  # every session ended with the reset
@@ -239,7 +239,7 @@ def test_a_password_is_reset_from_the_mailed_link_which_works_once(
         page.goto(link)  # the link a second time
         page.get_by_label("New password").fill("yet another password, long enough")
         assert submit(page, "Set the password") == 410
-        expect(page.get_by_role("status")).to_contain_text("not valid (unknown, used or expired)")
+        expect(page.get_by_role("alert")).to_contain_text("not valid (unknown, used or expired)")
         expect(page.get_by_role("link", name="Ask for a new link")).to_be_visible()
         log_in(page, site, CUSTOMER, "yet another password, long enough")
         expect(page).to_have_url(site.url("/login"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from portal.kit import (
     ACTOR,
@@ -322,7 +321,6 @@ def test_a_csrf_token_of_the_form_is_the_cookie_and_unguessable(client: TestClie
     assert client.cookies["dp_csrf"] == token and len(token) >= 40
 
 
-@pytest.mark.xfail(strict=True, reason="accounts/services.set_password does not use up open reset links (reported)")
 def test_a_reset_link_is_refused_after_a_newer_password_set_by_staff_or_the_cli(
     uow: UnitOfWork, client: TestClient, population: Population
 ) -> None:

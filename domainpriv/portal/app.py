@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domainpriv.config import Settings
 from domainpriv.errors import DomainprivError
-from domainpriv.portal import api, pages
+from domainpriv.portal import api, api_cases, pages
 from domainpriv.portal.context import Portal, refuse_nul
 from domainpriv.portal.errors import AnswerBugs, Problem, problem_for
 from domainpriv.portal.security import Cookies, SecurityHeaders
@@ -40,6 +40,7 @@ def build_portal(settings: Settings, uow: UnitOfWork) -> FastAPI:
         settings, uow, publication_policy(settings), Cookies(secure=settings.portal.secure_cookies)
     )
     app.include_router(api.router, dependencies=[Depends(refuse_nul)])
+    app.include_router(api_cases.router, dependencies=[Depends(refuse_nul)])
     app.include_router(pages.router, dependencies=[Depends(refuse_nul)])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(DomainprivError, _domain_error)

@@ -25,6 +25,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from domainpriv import cases
 from domainpriv.accounts import services as credentials
 from domainpriv.accounts import sessions, two_factor
 from domainpriv.accounts.staff import set_staff_role
@@ -125,7 +126,21 @@ def populate(uow: UnitOfWork) -> Population:
     make_domain(uow, IDN_A, account="cust-a", registrant="CA-REG")
     make_domain(uow, DOMAIN_B, account="cust-b", registrant="CB-REG")
     make_domain(uow, DOMAIN_C, account="cust-c", registrant="CC-REG")
+    _notified_complaint(uow)
     return Population(people)
+
+
+CASE_A = "CMP-2026-000001"  # a complaint about customer A's domain, of which A has been told
+
+
+def _notified_complaint(uow: UnitOfWork) -> None:
+    settings = load_settings(environ={})
+    requester = cases.Requester(name="Quill Complainant", email="quill@complaints.example")
+    case = cases.open_case(uow, settings, actor=ACTOR, kind="complaint", domain=DOMAIN_A, requester=requester,
+                           text="The site copies our catalogue.")  # fmt: skip
+    assert case.reference == CASE_A
+    for action in ("accept", "notify-customer"):
+        cases.act(uow, case.id, action, settings=settings, actor=ACTOR, reason="test population")
 
 
 def portal_settings(**environ: str) -> Settings:

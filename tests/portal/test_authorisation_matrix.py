@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from portal.kit import (
     ACTOR,
+    CASE_A,
     CONTACTS,
     DOMAIN_A,
     DOMAIN_B,
@@ -60,9 +61,12 @@ MAY: dict[str | None, set[str]] = {
     "res-r": TENANT,
     "res-r2": TENANT,
     "staff-sup": TENANT | {"customers:find"},
-    "staff-leg": {"self", "domains:read", "customers:find"},
-    "staff-adm": TENANT | {"customers:find"},
+    "staff-leg": {"self", "domains:read", "customers:find", "cases"},
+    "staff-adm": TENANT | {"customers:find", "cases"},
 }
+# A case about a domain: its customer (and reseller) answer it, staff need the cases permission.
+for _who in ("cust-a", "cust-b", "res-r", "res-r2"):
+    MAY[_who] = MAY[_who] | {"cases"}
 WHO = list(MAY)
 A_TENANCY = {"cust-a", "res-r", "staff-sup", "staff-leg", "staff-adm"}  # who may see customer A's objects
 OUTSIDERS = {None, "cust-b", "res-r2"}
@@ -109,6 +113,7 @@ def public(path: str, body: dict[str, Any] | None = None, ok: int = 200, **kw: A
 
 
 A = ("cust-a", "cust-x")
+C = (CASE_A, "CMP-2026-999999")
 ROUTES: dict[tuple[str, str], Probe] = {
     # -- the API
     ("GET", "/api/v1/openapi.json"): public("/api/v1/openapi.json"),
@@ -135,6 +140,17 @@ ROUTES: dict[tuple[str, str], Probe] = {
         "consent:write", f"/api/v1/account/consents/marketing{STAFF_Q}&account=cust-a", {"granted": True}, swap=A),
     ("GET", "/api/v1/account/export"): tenant("export", "/api/v1/account/export?account=cust-a", swap=A),
     ("GET", "/api/v1/customers"): own("customers:find", "/api/v1/customers?q=cust"),
+    ("POST", "/api/v1/cases"): public("/api/v1/cases", {"kind": "abuse", "domain": DOMAIN_B, "requester": {
+        "name": "Rex Reporter", "email": "rex@abuse.example"}, "text": "phishing"}, 201),
+    ("GET", "/api/v1/cases"): own("self", "/api/v1/cases"),
+    ("GET", "/api/v1/cases/{reference}"): tenant("cases", f"/api/v1/cases/{CASE_A}", swap=C),
+    ("POST", "/api/v1/cases/{reference}/assurances"): tenant(  # refused for want of the indemnity: repeatable
+        "cases", f"/api/v1/cases/{CASE_A}/assurances", {"indemnity": False, "contacted_complainant": True,
+                                                        "statement": "x"}, 422, swap=C),
+    ("POST", "/api/v1/cases/{reference}/answers/{action}"): tenant(
+        "cases", f"/api/v1/cases/{CASE_A}/answers/no-such-answer", {}, 422, swap=C),
+    ("GET", "/api/v1/account/disclosures"): tenant("domains:read", "/api/v1/account/disclosures?account=cust-a",
+                                                   swap=A),
     # -- the pages
     ("GET", "/"): public("/", ok=303),
     ("GET", "/login"): public("/login"),
@@ -183,6 +199,15 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/registrant-change/{token}"): public("/registrant-change/dp_not-a-real-change-token-0000"),
     ("POST", "/registrant-change/{token}"): public("/registrant-change/dp_not-a-real-change-token-0000", {}, 410),
     ("GET", "/static"): public("/static/portal.css"),
+    ("GET", "/report"): public("/report"),
+    ("POST", "/report"): public("/report", {"kind": "abuse", "domain": DOMAIN_B, "name": "Rex Reporter",
+                                            "email": "rex@abuse.example", "text": "phishing"}, 201),
+    ("GET", "/cases"): own("self", "/cases"),
+    ("GET", "/cases/{reference}"): tenant("cases", f"/cases/{CASE_A}", swap=C),
+    ("POST", "/cases/{reference}/assurances"): tenant(
+        "cases", f"/cases/{CASE_A}/assurances", {"contacted_complainant": "1", "statement": "x"}, 422, swap=C),
+    ("POST", "/cases/{reference}/answer"): tenant("cases", f"/cases/{CASE_A}/answer", {"action": "nope"}, 422,
+                                                  swap=C),
 }  # fmt: skip
 
 

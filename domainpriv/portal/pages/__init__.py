@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from domainpriv.portal.errors import Problem
-from domainpriv.portal.pages import account, domains, links, login
+from domainpriv.portal.pages import account, cases, domains, links, login
 from domainpriv.portal.pages.render import FormRejected, LoginNeeded, login_redirect, page
 
 router = APIRouter(include_in_schema=False)
-for module in (login, domains, account, links):
+for module in (login, domains, account, links, cases):
     router.include_router(module.router)
 
 TITLES = {401: "Not logged in", 403: "Not allowed", 404: "Not found", 409: "Not possible", 410: "Link not valid",

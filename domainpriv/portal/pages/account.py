@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from domainpriv import cases
 from domainpriv.accounts import consent, reverify, two_factor
 from domainpriv.accounts import services as credentials
 from domainpriv.accounts.access import Permission, Principal, require
@@ -39,7 +40,9 @@ def _account_page(request: Request, me: Principal, *, status: int = 200, **extra
     return page(request, "account.html", me=me, status=status, in_force=consent.in_force(uow, me.handle),
                 ledger=consent.ledger(uow, me.handle), choices=CHOICES, purpose_names=PURPOSE_NAMES,
                 tokens=credentials.list_tokens(uow, account=me.handle),
-                two_factor_on=two_factor.enabled(uow, me.handle), **({"new_token": None} | extra))  # fmt: skip
+                two_factor_on=two_factor.enabled(uow, me.handle),
+                disclosures=cases.ledger_for_account(uow, account=me.handle, principal=me),
+                **({"new_token": None} | extra))  # fmt: skip
 
 
 @router.get("/account")

@@ -1,6 +1,7 @@
 """End to end in headless Chromium, JavaScript off: a customer logs in with the keyboard and changes a technical
 contact, and the next WHOIS and RDAP answers of the same daemon show it as the privacy mode allows; a password is
-reset from the e-mailed link; marketing is refused from the e-mail's unsubscribe link; and the pages are usable
+reset from the e-mailed link; marketing is refused from the e-mail's unsubscribe link; a complaint filed on the
+public form is answered by the customer in the portal; and the pages are usable
 (every input labelled, errors next to their field). Against a real `domainpriv serve` with the demo data, its
 mail caught by a real SMTP sink, on SQLite and PostgreSQL."""
 
@@ -11,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from e2e.site import CUSTOMER, RESELLER, Site, body_of, link_in, log_in
+from e2e.site import CUSTOMER, RESELLER, Site, body_of, link_in, log_in, run_cli
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
@@ -395,3 +396,54 @@ def test_the_daemon_logs_no_personal_data(site: Site) -> None:
     log = site.log.read_text()
     for personal in (OLD_TECH_EMAIL, "Søren", "Wilhelmina", "new-tech.example", "@mail.example", "@hosting.example"):
         assert personal not in log
+
+
+COMPLAINANT = ("Quentin Plaintiff", "quentin@plaintiff.example")
+
+
+def test_a_complaint_filed_on_the_public_form_is_answered_by_the_customer_in_the_portal(
+    site: Site, page: Page, browser: Browser
+) -> None:
+    """Issue 10: a complainant files the public form (no login); staff accept it and notify the customer (the
+    CLI, as an operator would); the customer sees the complaint in the portal and gives its assurances."""
+    name, address = COMPLAINANT
+    mails = len(site.sink.messages)
+    page.goto(site.url("/login"))
+    page.get_by_role("link", name="Report a domain").click()
+    page.get_by_label("Complaint about a privacy-protected domain").check()
+    page.get_by_label("Domain name").fill("yoga-30.com")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_label("E-mail").fill(address)
+    page.get_by_label("What is wrong").fill("The site copies the photographs of my portfolio.")
+    assert submit(page, "Send") == 201
+    reference = re.search(r"CMP-\d{4}-\d{6}", page.get_by_role("status").inner_text())
+    assert reference is not None
+    ack = site.wait_for_mail(address, lambda subject: reference.group(0) in subject, after=mails)
+    assert "yoga-30.com" in body_of(ack) and OLD_TECH_EMAIL not in body_of(ack)  # nothing of the customer
+
+    for action in ("accept", "notify-customer"):
+        run_cli(site.db_url, site.cwd, "case", "act", reference.group(0), action, "--reason", "specific enough")
+
+    customer = browser.new_context(java_script_enabled=False)
+    try:
+        mine = customer.new_page()
+        log_in(mine, site, CUSTOMER)
+        mine.get_by_role("link", name="Complaints").click()
+        mine.get_by_role("link", name=reference.group(0)).click()
+        expect(mine.get_by_role("heading", level=1)).to_contain_text("yoga-30.com")
+        expect(mine.locator("pre")).to_have_text("The site copies the photographs of my portfolio.")
+        mine.get_by_label("Your statement").fill("I wrote to the complainant and took the photographs down.")
+        mine.get_by_label("I promise to indemnify").check()
+        assert submit(mine, "Send the assurances") == 422  # the second confirmation is missing: next to its box
+        box = mine.get_by_label("I have contacted the complainant")
+        expect(box).to_have_attribute("aria-invalid", "true")
+        mine.get_by_label("I promise to indemnify").check()
+        box.check()
+        mine.get_by_label("Your statement").fill("I wrote to the complainant and took the photographs down.")
+        assert submit(mine, "Send the assurances") == 303
+        expect(mine.get_by_role("status")).to_have_text("Your answer is recorded.")
+        expect(mine.locator("dd").first).to_have_text("assurances received")
+    finally:
+        customer.close()
+    shown = json.loads(run_cli(site.db_url, site.cwd, "case", "show", reference.group(0), "--json"))
+    assert [step["action"] for step in shown["history"]] == ["open", "accept", "notify-customer", "give-assurances"]

@@ -43,6 +43,7 @@ from domainpriv.sweep import sweep
 
 log = logging.getLogger("domainpriv.daemon")
 LOOKUP_THREADS = 16  # lookups in flight at most, each on a connection of the read engine's pool
+PORTAL_THREADS = 40  # the portal's request handlers at once (anyio's default thread limiter, which FastAPI uses)
 _FEED_CONNECTIONS = 2  # the follower's poll and a poll after a local commit, beside the lookups
 
 
@@ -67,7 +68,9 @@ async def run_daemon(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
     db = settings.database
-    engine = make_engine(db.url, sqlite_busy_timeout_seconds=db.sqlite_busy_timeout_seconds)
+    # The primary serves the portal's request threads (PORTAL_THREADS at most), the outbox and the scheduler.
+    engine = make_engine(db.url, sqlite_busy_timeout_seconds=db.sqlite_busy_timeout_seconds, pool_size=8,
+                         max_overflow=PORTAL_THREADS)  # fmt: skip
     read_engine = make_read_engine(db.public_read_url, pool_size=LOOKUP_THREADS + _FEED_CONNECTIONS,
                                    sqlite_busy_timeout_seconds=db.sqlite_busy_timeout_seconds)  # fmt: skip
     cache: RecordCache[PublicRecord] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import weakref
 from pathlib import Path
 from types import TracebackType
@@ -24,11 +25,15 @@ from domainpriv.clock import Clock, utcnow
 WRITE_OPTION = "domainpriv_write"
 
 
-def make_engine(url: str | URL, *, sqlite_busy_timeout_seconds: float = 30.0, echo: bool = False) -> Engine:
-    """Create the engine for `url`, creating the SQLite file's folder if needed."""
+def make_engine(
+    url: str | URL, *, sqlite_busy_timeout_seconds: float = 30.0, echo: bool = False, pool_size: int = 5,
+    max_overflow: int = 10,
+) -> Engine:  # fmt: skip
+    """Create the engine for `url`, creating the SQLite file's folder if needed. A server sizes the PostgreSQL
+    pool to the threads that use it at once (`pool_size` kept open, up to `max_overflow` more)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, echo=echo)
+        return create_engine(parsed, pool_pre_ping=True, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
     return _sqlite_engine(parsed, sqlite_busy_timeout_seconds, echo)
 
 
@@ -107,6 +112,9 @@ class UnitOfWork:
     notices): a `with uow:` inside an open one joins it, and its `commit()` only flushes; the outermost block
     commits or rolls back everything. An exception that leaves an inner block spoils the transaction: the outer
     commit then refuses, so a caught error cannot commit half a change.
+
+    The transaction belongs to the thread that opened it: one UnitOfWork may be shared by a server's threads
+    (the portal's request handlers run in a thread pool), each `with uow:` in its own thread its own transaction.
     """
 
     def __init__(self, engine: Engine, *, clock: Clock = utcnow, read_only: bool = False) -> None:
@@ -114,33 +122,34 @@ class UnitOfWork:
         self.clock = clock
         self.read_only = read_only
         self._sessions = session_factory(engine, write=not read_only)
-        self._session: Session | None = None
-        self._depth = 0
-        self._spoiled = False
+        self._tx = _Transaction()
 
     @property
     def session(self) -> Session:
-        if self._session is None:
+        session = self._tx.session
+        if session is None:
             raise RuntimeError("UnitOfWork used outside its `with` block")
-        return self._session
+        return session
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     def __enter__(self) -> Self:
-        if self._session is None:
-            self._session = self._sessions()
-            self._spoiled = False
-        self._depth += 1
+        tx = self._tx
+        if tx.session is None:
+            tx.session = self._sessions()
+            tx.spoiled = False
+        tx.depth += 1
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._depth -= 1
-        if self._depth > 0:
-            self._spoiled = self._spoiled or exc_type is not None
+        tx = self._tx
+        tx.depth -= 1
+        if tx.depth > 0:
+            tx.spoiled = tx.spoiled or exc_type is not None
             return
         try:
             if self.read_only and exc_type is None:
@@ -150,14 +159,14 @@ class UnitOfWork:
                     self.session.commit()
             self.session.close()  # rolls back what was not committed; loaded objects stay readable
         finally:
-            self._session = None
+            tx.session = None
 
     def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("read-only UnitOfWork cannot commit")
-        if self._spoiled:
+        if self._tx.spoiled:
             raise RuntimeError("a joined unit of work failed: this transaction cannot commit")
-        if self._depth > 1:
+        if self._tx.depth > 1:
             self.session.flush()  # joined: the outermost block commits
             return
         self.session.commit()
@@ -165,3 +174,11 @@ class UnitOfWork:
     def reading(self) -> UnitOfWork:
         """A read-only sibling on the same engine and clock (plain BEGIN: never waits for writers)."""
         return UnitOfWork(self.engine, clock=self.clock, read_only=True)
+
+
+class _Transaction(threading.local):
+    """A unit of work's open transaction, one per thread (the class attributes are each thread's start)."""
+
+    session: Session | None = None
+    depth: int = 0
+    spoiled: bool = False

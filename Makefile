@@ -43,6 +43,7 @@ bench: install
 	nice -n 10 $(BIN)/python bench/load_scale.py --sizes 100k 1m 10m
 	$(BIN)/python bench/bench_scale.py --rounds 3 --duration 10
 	$(BIN)/python bench/bench_portal.py --rounds 3 --duration 10
+	$(BIN)/python bench/bench_sweep.py --rounds 3
 	$(BIN)/python bench/bench_escrow.py --sizes 100k 1m --rounds 2
 
 ## lock: re-resolve the dependencies into requirements.lock

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domainpriv import cases
 from domainpriv.accounts.access import Principal
 from domainpriv.portal.api import ERRORS
+from domainpriv.portal.case_access import told_case, told_cases
 from domainpriv.portal.context import api_principal, portal_of
 from domainpriv.portal.pages.cases import CUSTOMER_ACTIONS, WEB_FORM
 from domainpriv.registration.errors import ValidationError
@@ -99,29 +100,21 @@ def open_case(request: Request, body: CaseIn) -> CaseReceipt:
     return CaseReceipt(reference=case.reference, kind=case.kind, domain=case.domain, state=case.state)
 
 
-def _told(case: cases.CaseSnapshot, me: Principal, reference: str) -> cases.CaseSnapshot:
-    """A customer sees only the cases it has been told of (a legal order may forbid telling it earlier)."""
-    if not me.is_staff and case.customer_notified_at is None:
-        raise cases.CaseNotFound(reference)
-    return case
-
-
 @router.get("/cases", summary="The cases about the caller's domains that it has been told of")
 def list_cases(request: Request, me: Caller) -> list[dict[str, Any]]:
-    found = cases.cases_of_customer(portal_of(request).uow, me)
-    return [c.customer_json() for c in found if c.customer_notified_at is not None]
+    return [c.customer_json() for c in told_cases(portal_of(request).uow, me)]
 
 
 @router.get("/cases/{reference}", summary="One case about the caller's domains")
 def get_case(request: Request, me: Caller, reference: str) -> dict[str, Any]:
-    case = _told(cases.get_case(portal_of(request).uow, reference, actor=me), me, reference)
+    case = told_case(portal_of(request).uow, me, reference)
     return case.to_json() if me.is_staff else case.customer_json()
 
 
 @router.post("/cases/{reference}/assurances", summary="The customer's assurances (indemnity, complainant contacted)")
 def give_assurances(request: Request, me: Caller, reference: str, body: AssurancesIn) -> dict[str, Any]:
     portal = portal_of(request)
-    _told(cases.get_case(portal.uow, reference, actor=me), me, reference)
+    told_case(portal.uow, me, reference)
     case = cases.give_assurances(portal.uow, reference, settings=portal.settings, actor=me, indemnity=body.indemnity,
                                  contacted_complainant=body.contacted_complainant, statement=body.statement,
                                  evidence=_evidence(body.evidence))  # fmt: skip
@@ -131,7 +124,7 @@ def give_assurances(request: Request, me: Caller, reference: str, body: Assuranc
 @router.post("/cases/{reference}/answers/{action}", summary="Cancel the registration instead, or court proceedings")
 def answer(request: Request, me: Caller, reference: str, action: str, body: AnswerIn) -> dict[str, Any]:
     portal = portal_of(request)
-    _told(cases.get_case(portal.uow, reference, actor=me), me, reference)  # 404 before the action is looked at
+    told_case(portal.uow, me, reference)  # 404 before the action is looked at
     if action not in CUSTOMER_ACTIONS:
         raise ValidationError("action", f"must be one of {', '.join(CUSTOMER_ACTIONS)}")
     case = cases.act(portal.uow, reference, action, settings=portal.settings, actor=me,

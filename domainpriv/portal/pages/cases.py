@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from domainpriv import cases
 from domainpriv.accounts.access import Principal
 from domainpriv.audit import Actor
+from domainpriv.portal.case_access import told_case, told_cases
 from domainpriv.portal.context import portal_of
 from domainpriv.portal.pages.render import FormRejected, logged_in, page, redirect
 from domainpriv.portal.security import csrf_ok
@@ -77,23 +78,15 @@ def report(request: Request, posted: Posted) -> Response:
                 "is on its way to your e-mail address; quote the reference in any message about it.")  # fmt: skip
 
 
-def _told(found: list[cases.CaseSnapshot]) -> list[cases.CaseSnapshot]:
-    """Only the cases the customer has been told of (a case may not be shown before that, e.g. under a legal
-    order that forbids it)."""
-    return [c for c in found if c.customer_notified_at is not None]
-
-
 @router.get("/cases")
 def case_list(request: Request, me: Me) -> Response:
-    found = _told(cases.cases_of_customer(portal_of(request).uow, me))
+    found = told_cases(portal_of(request).uow, me)
     return page(request, "cases.html", me=me, found=found)
 
 
 def _case_page(request: Request, me: Principal, reference: str, *, status: int = 200,
                errors: dict[str, str] | None = None, values: dict[str, str] | None = None) -> Response:  # fmt: skip
-    case = cases.get_case(portal_of(request).uow, reference, actor=me)
-    if not me.is_staff and case.customer_notified_at is None:
-        raise cases.CaseNotFound(reference)
+    case = told_case(portal_of(request).uow, me, reference)
     answerable = case.state == "customer_notified"
     return page(request, "case.html", me=me, status=status, case=case, doc=case.customer_json(),
                 answerable=answerable, actions=CUSTOMER_ACTIONS, errors=errors or {}, values=values or {})  # fmt: skip
@@ -108,7 +101,7 @@ def case_page(request: Request, me: Me, reference: str) -> Response:
 def assurances(request: Request, me: Me, reference: str, posted: Posted) -> Response:
     form, _, files = posted
     portal = portal_of(request)
-    _case_page(request, me, reference)  # not told of it: 404 before anything is recorded
+    told_case(portal.uow, me, reference)  # not told of it: 404 before anything is recorded
     try:
         cases.give_assurances(portal.uow, reference, settings=portal.settings, actor=me,
                               indemnity=form.get("indemnity") == "1",
@@ -125,7 +118,7 @@ def answer(request: Request, me: Me, reference: str, posted: Posted) -> Response
     form, _, files = posted
     portal = portal_of(request)
     action = form.get("action", "")
-    _case_page(request, me, reference)  # another tenant's case: 404 before the action is looked at
+    told_case(portal.uow, me, reference)  # another tenant's case: 404 before the action is looked at
     if action not in CUSTOMER_ACTIONS:
         raise ValidationError("action", f"must be one of {', '.join(CUSTOMER_ACTIONS)}")
     cases.act(portal.uow, reference, action, settings=portal.settings, actor=me,

@@ -79,9 +79,3 @@ def safe_next(value: str | None, default: str = "/domains") -> str:
     if any(c.isspace() or not c.isprintable() for c in value):
         return default
     return value
-
-
-def field_errors(field: str, message: str, *, prefix: str = "") -> dict[str, str]:
-    """A service's error keyed by the form input it is about (`contact.email` -> `email`)."""
-    key = field.removeprefix(prefix) if prefix else field
-    return {key: message}

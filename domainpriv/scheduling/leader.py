@@ -5,8 +5,9 @@ PostgreSQL: a session advisory lock, `pg_try_advisory_lock(NAMESPACE, key(name))
 connection of its own (not from a pool, and not through PgBouncer's transaction pooling, which would hand the
 session to others). The two-int4 form keeps it apart from every single-bigint lock: pg_locks tells them apart by
 `objsubid` (2 here, 1 there), so the audit log's `pg_advisory_xact_lock(0x646F6D70)` never meets it; NAMESPACE
-("doms") and a 31-bit BLAKE2 hash of the name also keep it apart from other programs' two-key locks and from
-another name (another installation on the same database must use another name). Who leads:
+("doms") and a 31-bit BLAKE2 hash of the schema and the name also keep it apart from other programs' two-key locks,
+from another name and from an installation in another schema of the same database (advisory locks are
+database-wide; the schema is the connection's `current_schema()`). Who leads:
 `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = <NAMESPACE> AND objid = <key> AND objsubid = 2`
 (see advisory_key).
 
@@ -60,10 +61,10 @@ _TCP_USER_TIMEOUT_MS = 5000  # unacknowledged data (a poll to a vanished server)
 _STATEMENT_TIMEOUT_MS = 5000
 
 
-def advisory_key(name: str = DEFAULT_NAME) -> tuple[int, int]:
-    """The (classid, objid) pair of the PostgreSQL lock for `name`; both non-negative, so pg_locks shows them as
-    they are."""
-    digest = hashlib.blake2b(name.encode(), digest_size=4, person=b"domainpriv-lock").digest()
+def advisory_key(name: str = DEFAULT_NAME, schema: str = "public") -> tuple[int, int]:
+    """The (classid, objid) pair of the PostgreSQL lock for `name` in `schema`; both non-negative, so pg_locks
+    shows them as they are."""
+    digest = hashlib.blake2b(f"{schema}\0{name}".encode(), digest_size=4, person=b"domainpriv-lock").digest()
     return NAMESPACE, int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
@@ -124,7 +125,7 @@ def _lock_for(url: URL, name: str) -> _Lock:
 class _AdvisoryLock:
     def __init__(self, conninfo: str, name: str) -> None:
         self._conninfo = conninfo
-        self._key = advisory_key(name)
+        self._key = advisory_key(name)  # until connected: then the key of the connection's schema
         self._name = name
         self._conn: psycopg.Connection[Any] | None = None
         self._held = False
@@ -190,6 +191,8 @@ class _AdvisoryLock:
             conn.execute(f"SET tcp_keepalives_count = {_KEEPALIVE_COUNT}")
             conn.execute(f"SET tcp_user_timeout = {_TCP_USER_TIMEOUT_MS}")
             conn.execute(f"SET statement_timeout = {_STATEMENT_TIMEOUT_MS}")
+            row = conn.execute("SELECT current_schema()").fetchone()
+            self._key = advisory_key(self._name, (row[0] if row else None) or "")
         except BaseException:
             conn.close()
             raise

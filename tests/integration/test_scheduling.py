@@ -52,8 +52,9 @@ def libpq(url: str) -> str:
 
 
 def holder_pids(url: str, name: str) -> list[int]:
-    classid, objid = advisory_key(name)
     with psycopg.connect(libpq(url), autocommit=True) as conn:
+        schema = conn.execute("SELECT current_schema()").fetchone()
+        classid, objid = advisory_key(name, schema[0] if schema else "")
         rows = conn.execute(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND objsubid = 2"
             " AND granted",
@@ -118,6 +119,18 @@ def test_the_lock_meets_neither_the_audit_lock_nor_another_name(pg_url: str, nam
             other.execute("SELECT pg_advisory_unlock_all()")
             ours.close()
             other_name.close()
+
+
+def test_installations_in_two_schemas_of_one_database_each_have_a_leader(pg_url: str, name: str) -> None:
+    with postgres_schema_url() as other_schema_url:
+        ours, theirs = LeaderLock(pg_url, name=name), LeaderLock(other_schema_url, name=name)
+        try:
+            assert ours.try_acquire() and theirs.try_acquire()
+            assert len(holder_pids(pg_url, name)) == 1 and len(holder_pids(other_schema_url, name)) == 1
+            assert holder_pids(pg_url, name) != holder_pids(other_schema_url, name)
+        finally:
+            ours.close()
+            theirs.close()
 
 
 def test_a_dropped_connection_is_no_longer_leader_and_the_next_try_reconnects(

@@ -10,9 +10,15 @@ AUDIT_LOCK_KEY = 0x646F6D70  # domainpriv/audit.py
 
 
 def test_the_key_is_stable_and_fits_a_positive_int4() -> None:
-    assert advisory_key() == advisory_key(DEFAULT_NAME) == (NAMESPACE, 53859056)
+    assert advisory_key() == advisory_key(DEFAULT_NAME, "public") == (NAMESPACE, 438734204)
     classid, objid = advisory_key("another-installation")
     assert classid == NAMESPACE and 0 <= objid < 2**31 and objid != advisory_key()[1]
+
+
+def test_the_same_name_in_another_schema_is_another_lock() -> None:
+    """Advisory locks are database-wide: two installations in two schemas of one database must not share one."""
+    assert advisory_key(DEFAULT_NAME, "staging") != advisory_key(DEFAULT_NAME, "public")
+    assert advisory_key("ab", "c") != advisory_key("b", "ac")  # the separator keeps (schema, name) pairs apart
 
 
 def test_the_namespace_is_not_the_audit_logs_key() -> None:

@@ -21,9 +21,11 @@ run: install
 	$(BIN)/domainpriv demo summary
 	$(BIN)/domainpriv serve
 
-## test: install, then lint, type-check and run the whole suite (SQLite and PostgreSQL)
+## test: install, then lint, type-check and run the whole suite (SQLite and PostgreSQL) in PYTEST_WORKERS processes
+## (more than the 2 cores: most of the suite waits on servers, subprocesses and PostgreSQL, not on the CPU)
+PYTEST_WORKERS ?= 4
 test: install lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 lint: install
 	$(BIN)/ruff check domainpriv tests bench

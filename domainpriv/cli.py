@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import orjson
 import typer
@@ -29,20 +29,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from domainpriv import audit, demo, summary
-from domainpriv.accounts import export as personal_data
-from domainpriv.accounts import services as credentials
-from domainpriv.accounts.staff import set_staff_role
-from domainpriv.audit import Actor
 from domainpriv.config import Settings, load_settings
 from domainpriv.errors import DomainprivError
-from domainpriv.rdds import DatabaseSource, RecordSource, publication_policy
-from domainpriv.registration import services as registration
-from domainpriv.registration.validation import CONTACT_FIELDS
-from domainpriv.store import UnitOfWork, availability, make_engine
-from domainpriv.store.migrate import upgrade as migrate_upgrade
-from domainpriv.transfer import count_records, export_registrations, import_registrations
 from domainpriv.vocabulary import AccountKind, StaffRole
+
+if TYPE_CHECKING:
+    from domainpriv.audit import Actor
+    from domainpriv.rdds import RecordSource
+    from domainpriv.store import UnitOfWork
+
+# The services are imported inside the commands that use them: every command would otherwise pay for all of them
+# (about half a second of imports: the cases, the portal's accounts, the demo generator), and `--help` with it.
 
 app = typer.Typer(
     help="Registrar registration data, privacy-aware publication and legal workflows.",
@@ -102,6 +99,8 @@ def _settings(config: Path | None) -> Settings:
 
 def _uow(settings: Settings, *, check_schema: bool = True) -> UnitOfWork:
     """The unit of work on the configured database; first checks its schema is migrated, unless told not to."""
+    from domainpriv.store import UnitOfWork, availability, make_engine
+
     engine = make_engine(
         settings.database.url, sqlite_busy_timeout_seconds=settings.database.sqlite_busy_timeout_seconds
     )
@@ -111,6 +110,8 @@ def _uow(settings: Settings, *, check_schema: bool = True) -> UnitOfWork:
 
 
 def _actor() -> Actor:
+    from domainpriv.audit import Actor
+
     try:
         return Actor("cli", getpass.getuser())
     except (KeyError, OSError):
@@ -139,6 +140,9 @@ def _progress(description: str, total: int | None, *, as_bytes: bool = False) ->
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the schema (idempotent) and sync the privacy-service identity from the config."""
+    from domainpriv.registration import services as registration
+    from domainpriv.store.migrate import upgrade as migrate_upgrade
+
     settings = _settings(config)
     uow = _uow(settings, check_schema=False)
     before, after = migrate_upgrade(uow.engine)
@@ -160,6 +164,10 @@ def demo_load(
 ) -> None:
     """Load deterministic sample data (and the demo's escrow keys); does nothing if the database already holds
     domains."""
+    from domainpriv import demo, summary
+    from domainpriv.accounts import services as credentials
+    from domainpriv.transfer import import_registrations
+
     settings = _settings(config)
     uow = _uow(settings)
     _demo_escrow_keys(settings)
@@ -206,6 +214,8 @@ def _demo_escrow_keys(settings: Settings) -> None:
 @demo_app.command("summary")
 def demo_summary(config: ConfigOption = None) -> None:
     """What the database holds, by privacy mode and account kind, with a few example domains."""
+    from domainpriv import demo, summary
+
     report = summary.summarize(_uow(_settings(config)), demo_logins=demo.DEMO_LOGINS,
                                demo_password=demo.DEMO_PASSWORD)  # fmt: skip
     table = Table(title="domainpriv data")
@@ -232,6 +242,8 @@ def import_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Import registration data; all or nothing, one audit event."""
+    from domainpriv.transfer import import_registrations
+
     uow = _uow(_settings(config))
     if str(file) == "-":
         stats = import_registrations(uow, actor=_actor(), lines=sys.stdin.buffer, reason=reason, source_name="-")
@@ -263,6 +275,8 @@ def export_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Dump all registration data as JSON lines (import reads it back unchanged)."""
+    from domainpriv.transfer import count_records, export_registrations
+
     uow = _uow(_settings(config))
     if output is None:
         export_registrations(uow, out=sys.stdout.buffer)
@@ -293,6 +307,9 @@ def domain_show(
     config: ConfigOption = None,
 ) -> None:
     """The stored record, staff view (includes personal data: not for public use)."""
+    from domainpriv.registration import services as registration
+    from domainpriv.registration.validation import CONTACT_FIELDS
+
     record = registration.get_domain(_uow(_settings(config)), name=name)
     data = record.to_json()
     if as_json:
@@ -333,6 +350,8 @@ def domain_delete(
     config: ConfigOption = None,
 ) -> None:
     """Delete a registration (staff); its contacts stay. The next incremental escrow deposit reports it."""
+    from domainpriv.registration import services as registration
+
     record = registration.delete_domain(_uow(_settings(config)), actor=_actor(), domain=name, reason=reason)
     out.print(f"{record.name}: deleted")
 
@@ -345,6 +364,8 @@ def privacy_set(
     config: ConfigOption = None,
 ) -> None:
     """Change what the public sees for a domain; the stored contacts never change."""
+    from domainpriv.registration import services as registration
+
     record = registration.set_privacy_mode(
         _uow(_settings(config)), actor=_actor(), domain=name, mode=mode, reason=reason
     )
@@ -365,6 +386,8 @@ def account_create(
     config: ConfigOption = None,
 ) -> None:
     """Open an account (for staff, give it a role with `account role`, and a password with `account passwd`)."""
+    from domainpriv.registration import services as registration
+
     record = registration.create_account(_uow(_settings(config)), actor=_actor(), handle=handle, kind=kind,
                                          name=name, email=email, parent=parent, reason=reason)  # fmt: skip
     out.print(f"{record.handle}: {record.kind} account created")
@@ -378,6 +401,8 @@ def account_role(
     config: ConfigOption = None,
 ) -> None:
     """Give a staff account its role (least privilege: accounts/access.py). Staff act only once two-factor is on."""
+    from domainpriv.accounts.staff import set_staff_role
+
     set_staff_role(_uow(_settings(config)), actor=_actor(), account=handle, role=role, reason=reason)
     out.print(f"{handle}: staff role {role.value}")
 
@@ -389,6 +414,8 @@ def account_passwd(
     config: ConfigOption = None,
 ) -> None:
     """Set an account's password, read from standard input (one line; never an argument, which `ps` would show)."""
+    from domainpriv.accounts import services as credentials
+
     line = sys.stdin.readline()
     password = line[:-1] if line.endswith("\n") else line
     credentials.set_password(_uow(_settings(config)), actor=_actor(), account=handle, password=password, reason=reason)
@@ -403,6 +430,8 @@ def account_token(
     config: ConfigOption = None,
 ) -> None:
     """Issue an API token and print it once: only its digest is stored."""
+    from domainpriv.accounts import services as credentials
+
     issued = credentials.issue_token(_uow(_settings(config)), actor=_actor(), account=handle, name=name, reason=reason)
     out.print(issued.token)
     err.print(f"token {issued.record.id} ({issued.record.name}) for {handle}: shown once, keep it now")
@@ -418,6 +447,8 @@ def account_export(
     config: ConfigOption = None,
 ) -> None:
     """Everything stored about the account as one JSON document (docs/export.md); audited, as it is personal data."""
+    from domainpriv.accounts import export as personal_data
+
     uow = _uow(_settings(config))
     if output is None:
         document = personal_data.export_account(uow, actor=_actor(), account=handle, reason=reason)
@@ -499,6 +530,8 @@ def rdap_cmd(name: Annotated[str, typer.Argument(help="Domain name.")], config: 
 
 
 def _source(settings: Settings, uow: UnitOfWork) -> RecordSource:
+    from domainpriv.rdds import DatabaseSource, publication_policy
+
     return DatabaseSource(uow, publication_policy(settings))
 
 
@@ -508,6 +541,8 @@ def _source(settings: Settings, uow: UnitOfWork) -> RecordSource:
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
     """Check the audit hash chain; names the first broken link and exits 1 if there is one."""
+    from domainpriv import audit
+
     report = audit.verify_audit_log(_uow(_settings(config)))
     out.print(f"audit chain intact: {report.events} events, head {report.head_seq} {report.head_hash}")
 
@@ -817,6 +852,8 @@ def main() -> None:
         err.print("interrupted: the current transaction was rolled back")
         raise SystemExit(130) from None
     except Exception as exc:
+        from domainpriv.store import availability
+
         problem = availability.classify(exc, _state.database_url)  # None unless the database is unusable
         if problem is None:
             raise

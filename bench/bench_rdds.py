@@ -349,8 +349,9 @@ async def serve_pair(whois: Any, app: Any, settings: Any, stop: Any) -> None:
     whois_server = await asyncio.start_server(whois, HOST, 0, backlog=128)
     rdap_socket = listen_tcp(HOST, 0)
     rdap = uvicorn.Server(uvicorn.Config(  # exactly the daemon's uvicorn configuration
-        app, log_level="warning", lifespan="off", limit_concurrency=settings.rdap.max_connections,
-        server_header=False, access_log=False, timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
+        app, http=daemon.UVICORN_HTTP, log_level="warning", lifespan="off",
+        limit_concurrency=settings.rdap.max_connections, server_header=False, access_log=False,
+        timeout_graceful_shutdown=int(settings.rdap.shutdown_grace_seconds),
     ))  # fmt: skip
     rdap_task = asyncio.create_task(daemon._serve_uvicorn(rdap, rdap_socket))
     while not rdap.started and not rdap_task.done():

@@ -13,7 +13,17 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from portal.kit import IDN_A, Population, TestClient, api_headers, close, csrf_from, logged_in_client, password_of
+from portal.kit import (
+    IDN_A,
+    Population,
+    TestClient,
+    api_headers,
+    close,
+    csrf_from,
+    logged_in_client,
+    password_of,
+    snapshot,
+)
 from portal.test_authorisation_matrix import ROUTES
 
 from domainpriv.store import UnitOfWork
@@ -161,3 +171,13 @@ def test_nul_characters_in_queries_bodies_and_forms_are_422_never_500(
                        ("/password-reset", {"domain": "a-domain\x00.example"})):  # fmt: skip
         answer = client.post(path, data=form | {"csrf": csrf})
         assert answer.status_code == 422, (path, answer.status_code, answer.text[:300])
+    # The public report form is multipart (evidence files): its fields and file names get the same check.
+    before = snapshot(uow)
+    report = {"kind": "complaint", "domain": "a-domain.example", "name": "Rep Orter", "email": "rep@mail.example",
+              "text": "Spam from this domain.", "csrf": csrf}  # fmt: skip
+    for form in ({**report, "name": "Rep\x00Orter"}, {**report, "text": "Spam\x00"}, {**report, "kind": "com\x00"}):
+        answer = client.post(
+            "/report", data=form, files={"evidence": ("mail.eml", b"Received: from x", "message/rfc822")}
+        )
+        assert answer.status_code == 422, (form, answer.status_code, answer.text[:300])
+    assert snapshot(uow) == before  # nothing written: no case, no evidence, no mail

@@ -15,8 +15,7 @@ from domainpriv.accounts.access import Principal
 from domainpriv.audit import Actor
 from domainpriv.portal.case_access import told_case, told_cases
 from domainpriv.portal.context import portal_of
-from domainpriv.portal.pages.render import FormRejected, logged_in, page, redirect
-from domainpriv.portal.security import csrf_ok
+from domainpriv.portal.pages.render import checked_fields, logged_in, page, redirect
 from domainpriv.registration.errors import ValidationError
 
 router = APIRouter(include_in_schema=False)
@@ -32,16 +31,17 @@ KIND_NAMES = {"complaint": "Complaint about a privacy-protected domain", "disclo
 
 
 async def posted_with_files(request: Request) -> tuple[dict[str, str], dict[str, list[str]], list[cases.Evidence]]:
-    """A multipart form once its CSRF token is checked: first values, every value by name, and the files."""
-    portal = portal_of(request)
-    limit = portal.settings.cases.max_evidence_bytes
+    """A multipart form once checked (`checked_fields`): first values, every value by name, and the files, read
+    into memory (each at most cases.max_evidence_bytes), so their spooled temporary files are closed at once."""
+    limit = portal_of(request).settings.cases.max_evidence_bytes
     form = await request.form(max_files=MAX_FILES, max_part_size=limit)
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not csrf_ok(request, portal.cookies, fields.get("csrf"), own_origin=portal.origin):
-        raise FormRejected()
-    lists = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
-    files = [cases.Evidence(f.filename or "evidence", await f.read())
-             for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]  # fmt: skip
+    try:
+        fields = checked_fields(request, form)
+        lists = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in form}
+        files = [cases.Evidence(f.filename or "evidence", await f.read())
+                 for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]  # fmt: skip
+    finally:
+        await form.close()
     return fields, lists, files
 
 

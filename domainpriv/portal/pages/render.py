@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from domainpriv.accounts.access import Principal
 from domainpriv.portal.context import NUL_REFUSED, page_principal, portal_of
@@ -36,14 +37,21 @@ def logged_in(request: Request, me: Annotated[Principal | None, Depends(page_pri
 
 
 async def posted(request: Request) -> dict[str, str]:
-    """The posted form's fields (first value of each), once its CSRF token is checked."""
+    """The posted form's fields (first value of each), once checked (`checked_fields`)."""
+    return checked_fields(request, await request.form())
+
+
+def checked_fields(request: Request, form: FormData) -> dict[str, str]:
+    """The form's text fields (first value of each) once its CSRF token is checked and no value, repeated ones
+    included, holds a NUL: PostgreSQL cannot compare text holding one, so it is refused here, not as a 500 there.
+    Every page form, urlencoded or multipart, goes through this."""
     portal = portal_of(request)
-    form = await request.form()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     if not csrf_ok(request, portal.cookies, fields.get("csrf"), own_origin=portal.origin):
         raise FormRejected()
-    nul = next((key for key, value in fields.items() if "\x00" in value or "\x00" in key), None)
-    if nul is not None:  # PostgreSQL cannot compare text holding a NUL: refused here, not as a 500 there
+    texts = ((key, value) for key, value in form.multi_items() if isinstance(value, str))
+    nul = next((key for key, value in texts if "\x00" in value or "\x00" in key), None)
+    if nul is not None:
         raise ValidationError(nul.replace("\x00", ""), NUL_REFUSED)
     return fields
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from domainpriv.accounts import passwords, tokens
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
+from domainpriv.errors import DomainprivError
 from domainpriv.notify.outbox import enqueue
 from domainpriv.notify.templates import render
 from domainpriv.store import Account, LoginSession, UnitOfWork, VerificationCode
@@ -24,6 +25,20 @@ from domainpriv.store import Account, LoginSession, UnitOfWork, VerificationCode
 FRESH_FOR = timedelta(minutes=10)
 CODE_VALID_FOR = timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
+# Codes e-mailed per account in any hour: each code allows MAX_CODE_ATTEMPTS guesses, so without a cap a stolen
+# session could ask for code after code and guess on for ever; 5 codes, 25 guesses an hour, of a million.
+MAX_CODES_PER_HOUR = 5
+_CODE_WINDOW = timedelta(hours=1)
+
+
+class TooManyCodes(DomainprivError):
+    """MAX_CODES_PER_HOUR codes were already e-mailed to the account this hour; `retry_after_seconds` says when
+    the next one may be."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        minutes = -(-retry_after_seconds // 60)
+        super().__init__(f"{MAX_CODES_PER_HOUR} codes were sent in the last hour; ask again in {minutes} min")
+        self.retry_after_seconds = retry_after_seconds
 
 
 def with_password(
@@ -42,7 +57,8 @@ def with_password(
 
 
 def send_code(uow: UnitOfWork, *, session_id: str) -> bool:
-    """E-mail a fresh six-digit code to the account's address (earlier codes stop working)."""
+    """E-mail a fresh six-digit code to the account's address (earlier codes stop working). Raises TooManyCodes
+    past MAX_CODES_PER_HOUR; the account row is locked first, so parallel requests cannot both pass the count."""
     found = _session(uow, session_id)
     if found is None:
         return False
@@ -51,12 +67,18 @@ def send_code(uow: UnitOfWork, *, session_id: str) -> bool:
     with uow:
         s = uow.session
         now = uow.clock()
+        email = s.scalar(select(Account.email).where(Account.id == account_id).with_for_update())
+        assert email is not None
+        recent = s.scalars(select(VerificationCode.created_at).where(
+            VerificationCode.account_id == account_id, VerificationCode.created_at > now - _CODE_WINDOW,
+        ).order_by(VerificationCode.created_at)).all()  # fmt: skip
+        if len(recent) >= MAX_CODES_PER_HOUR:
+            frees_at = recent[-MAX_CODES_PER_HOUR] + _CODE_WINDOW  # when the oldest of the last five leaves it
+            raise TooManyCodes(max(1, int((frees_at - now).total_seconds() + 0.999)))
         s.execute(update(VerificationCode).where(VerificationCode.account_id == account_id,
                                                  VerificationCode.used_at.is_(None)).values(used_at=now))  # fmt: skip
         s.add(VerificationCode(account_id=account_id, digest=tokens.token_digest(code), created_at=now,
                                expires_at=now + CODE_VALID_FOR, attempts=0))  # fmt: skip
-        email = s.scalar(select(Account.email).where(Account.id == account_id))
-        assert email is not None
         subject, body = render("verification-code", code=code, valid_minutes=int(CODE_VALID_FOR.total_seconds() // 60))
         enqueue(s, now=now, kind="verification-code", to=email, subject=subject, body=body, mandatory=True,
                 account_id=account_id)  # fmt: skip

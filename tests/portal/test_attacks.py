@@ -29,6 +29,7 @@ from portal.kit import (
 )
 from sqlalchemy import select
 
+from domainpriv.accounts import reverify
 from domainpriv.accounts import services as credentials
 from domainpriv.config import MailSettings
 from domainpriv.notify.delivery import deliver_due
@@ -294,6 +295,18 @@ def test_login_throttling_answers_429_with_retry_after(client: TestClient, popul
     assert int(throttled.headers["retry-after"]) > 0 and "too many failed logins" in throttled.text
     assert "dp_session" not in throttled.cookies
     assert login(client, "cust-b", password_of("cust-b")).status_code == 303  # per account: B is not throttled
+
+
+def test_codes_asked_for_again_and_again_stop_at_the_hourly_cap(client: TestClient, population: Population) -> None:
+    """A stolen session must not turn "e-mail me a code" into unlimited guessing: the sixth code in an hour is a
+    429 with Retry-After, said on the page next to the button."""
+    assert login(client, "cust-a", password_of("cust-a")).status_code == 303
+    for _ in range(reverify.MAX_CODES_PER_HOUR):
+        sent = client.post("/reverify", data={"action": "send-code", "csrf": csrf_from(client, "/reverify")})
+        assert sent.status_code == 200 and "six-digit code" in sent.text
+    refused = client.post("/reverify", data={"action": "send-code", "csrf": csrf_from(client, "/reverify")})
+    assert refused.status_code == 429 and 0 < int(refused.headers["retry-after"]) <= 3600
+    assert 'id="e-code"' in refused.text and "codes were sent in the last hour" in refused.text
 
 
 EVIL_NEXT = ["//evil.example", "https://evil.example", "http://evil.example/domains", "/\\evil.example",

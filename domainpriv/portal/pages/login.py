@@ -117,7 +117,11 @@ def reverify_post(request: Request, me: Me, form: Form) -> Response:
     next_path = safe_next(form.get("next"), "/account")
     action = form.get("action", "password")
     if action == "send-code":
-        reverify.send_code(uow, session_id=sid)
+        try:
+            reverify.send_code(uow, session_id=sid)
+        except reverify.TooManyCodes as exc:
+            return page(request, "reverify.html", me=me, status=429, next=next_path, sent=False,
+                        headers={"Retry-After": str(exc.retry_after_seconds)}, errors={"code": str(exc)})  # fmt: skip
         return page(request, "reverify.html", me=me, next=next_path, sent=True)
     ok = (reverify.with_code(uow, session_id=sid, code=form.get("code", "")) if action == "code"
           else reverify.with_password(uow, session_id=sid, password=form.get("password", "")))  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from argon2 import PasswordHasher
 from conftest import FrozenClock
 from sqlalchemy import select
@@ -56,6 +57,27 @@ def test_the_emailed_code_works_once_and_five_wrong_tries_use_it_up(uow: UnitOfW
     for _ in range(reverify.MAX_CODE_ATTEMPTS):
         assert not reverify.with_code(uow, session_id=session_id, code=wrong)
     assert not reverify.with_code(uow, session_id=session_id, code=code)  # too many tries: the code is spent
+
+
+def test_at_most_five_codes_an_hour_are_mailed(uow: UnitOfWork, clock: FrozenClock) -> None:
+    """Five tries per code and a new code on demand would be unlimited guessing: the codes themselves are capped."""
+    session_id = logged_in(uow)
+    for minute in range(reverify.MAX_CODES_PER_HOUR):
+        assert reverify.send_code(uow, session_id=session_id)
+        clock.advance(minutes=10 if minute == 0 else 1)
+    with pytest.raises(reverify.TooManyCodes) as refused:
+        reverify.send_code(uow, session_id=session_id)
+    assert refused.value.retry_after_seconds == 46 * 60  # the first code (14 minutes ago) leaves the hour then
+    assert "46 min" in str(refused.value)
+    assert codes_mailed(uow) == reverify.MAX_CODES_PER_HOUR  # the refused request mailed nothing
+    clock.advance(minutes=46)
+    assert reverify.send_code(uow, session_id=session_id)
+    assert codes_mailed(uow) == reverify.MAX_CODES_PER_HOUR + 1
+
+
+def codes_mailed(uow: UnitOfWork) -> int:
+    with uow.reading() as r:
+        return len(r.session.scalars(select(Notice.id).where(Notice.kind == "verification-code")).all())
 
 
 def test_an_unknown_session_is_never_fresh(uow: UnitOfWork) -> None:

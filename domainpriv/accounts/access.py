@@ -95,6 +95,12 @@ class Principal:
         return Actor("staff" if self.is_staff else self.kind.value, self.handle)
 
 
+def own_actor(kind: AccountKind | str, handle: str) -> Actor:
+    """The audit actor of an account acting on its own credentials (login, logout, reset, re-verification, a
+    recovery code): by its kind, so that a staff member's login is audited as `staff:HANDLE`, not as a customer's."""
+    return Actor(AccountKind(kind).value, handle)
+
+
 def require(principal: Principal, permission: Permission) -> None:
     """Raise Forbidden unless the principal holds `permission`."""
     if permission in principal.permissions:

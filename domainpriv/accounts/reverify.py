@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from domainpriv.accounts import passwords, tokens
+from domainpriv.accounts.access import own_actor
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
 from domainpriv.errors import DomainprivError
@@ -48,11 +49,11 @@ def with_password(
     found = _session(uow, session_id)
     if found is None:
         return False
-    entry_id, _, handle, stored = found
+    entry_id, _, actor, stored = found
     if not passwords.check(stored, password, hasher).ok:
-        _audit(uow, handle, "password", ok=False)
+        _audit(uow, actor, "password", ok=False)
         return False
-    _mark(uow, entry_id, handle, "password")
+    _mark(uow, entry_id, actor, "password")
     return True
 
 
@@ -91,7 +92,7 @@ def with_code(uow: UnitOfWork, *, session_id: str, code: str) -> bool:
     found = _session(uow, session_id)
     if found is None:
         return False
-    entry_id, account_id, handle, _ = found
+    entry_id, account_id, actor, _ = found
     with uow:
         s = uow.session
         now = uow.clock()
@@ -107,9 +108,9 @@ def with_code(uow: UnitOfWork, *, session_id: str, code: str) -> bool:
             row.used_at = now
         uow.commit()
     if ok:
-        _mark(uow, entry_id, handle, "e-mailed code")
+        _mark(uow, entry_id, actor, "e-mailed code")
     else:
-        _audit(uow, handle, "e-mailed code", ok=False)
+        _audit(uow, actor, "e-mailed code", ok=False)
     return ok
 
 
@@ -123,30 +124,30 @@ def is_fresh(uow: UnitOfWork, *, session_id: str) -> bool:
     return at is not None and uow.clock() - at < FRESH_FOR
 
 
-def _session(uow: UnitOfWork, session_id: str) -> tuple[int, int, str, str | None] | None:
+def _session(uow: UnitOfWork, session_id: str) -> tuple[int, int, Actor, str | None] | None:
     if not tokens.looks_like_token(session_id):
         return None
     with uow.reading() as r:
         row = r.session.execute(
-            select(LoginSession.id, Account.id, Account.handle, Account.password_hash)
+            select(LoginSession.id, Account.id, Account.kind, Account.handle, Account.password_hash)
             .join(Account, Account.id == LoginSession.account_id)
             .where(LoginSession.digest == tokens.token_digest(session_id), LoginSession.ended_at.is_(None))
         ).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], own_actor(row[2], row[3]), row[4])
 
 
-def _mark(uow: UnitOfWork, entry_id: int, handle: str, how: str) -> None:
+def _mark(uow: UnitOfWork, entry_id: int, actor: Actor, how: str) -> None:
     with uow:
         now = uow.clock()
         uow.session.execute(update(LoginSession).where(LoginSession.id == entry_id).values(reverified_at=now))
-        record_event(uow.session, now=now, actor=Actor("customer", handle), action="account:reverify:ok",
-                     object_type="account", object_key=handle, reason=how, affects=NOTHING)  # fmt: skip
+        record_event(uow.session, now=now, actor=actor, action="account:reverify:ok",
+                     object_type="account", object_key=actor.name, reason=how, affects=NOTHING)  # fmt: skip
         uow.commit()
 
 
-def _audit(uow: UnitOfWork, handle: str, how: str, *, ok: bool) -> None:
+def _audit(uow: UnitOfWork, actor: Actor, how: str, *, ok: bool) -> None:
     with uow:
-        record_event(uow.session, now=uow.clock(), actor=Actor("customer", handle),
+        record_event(uow.session, now=uow.clock(), actor=actor,
                      action=f"account:reverify:{'ok' if ok else 'failed'}", object_type="account",
-                     object_key=handle, reason=how, affects=NOTHING)  # fmt: skip
+                     object_key=actor.name, reason=how, affects=NOTHING)  # fmt: skip
         uow.commit()

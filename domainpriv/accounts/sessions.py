@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Select, func, select, update
 
 from domainpriv.accounts import passwords, tokens, two_factor
+from domainpriv.accounts.access import own_actor
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
 from domainpriv.errors import DomainprivError
@@ -80,7 +81,9 @@ def login(
         raise LoginRefused(f"too many failed logins; try again in {wait} s", retry_after_seconds=wait)
     with uow.reading() as r:
         row = r.session.execute(
-            select(Account.id, Account.password_hash, Account.totp_enabled_at).where(Account.handle == handle)
+            select(Account.id, Account.kind, Account.password_hash, Account.totp_enabled_at).where(
+                Account.handle == handle
+            )
         ).first()
     checked = passwords.check(row.password_hash if row else None, password, hasher)
     second = checked.ok and row is not None and row.totp_enabled_at is not None
@@ -107,7 +110,7 @@ def login(
         record_event(
             s,
             now=now,
-            actor=Actor("customer", handle),
+            actor=own_actor(row.kind, handle),
             action="account:session:start",
             object_type="account",
             object_key=handle,
@@ -129,7 +132,7 @@ def current_session(uow: UnitOfWork, session_id: str, *, policy: SessionPolicy =
         found = r.session.execute(_open_session(session_id)).first()
     if found is None:
         return None
-    entry, handle = found
+    entry, handle, _ = found
     if now >= entry.expires_at or now - entry.last_seen_at >= policy.idle:
         return None
     if now - entry.last_seen_at >= timedelta(minutes=1):
@@ -140,9 +143,9 @@ def current_session(uow: UnitOfWork, session_id: str, *, policy: SessionPolicy =
     return SessionInfo(entry.id, handle, entry.created_at, entry.last_seen_at)
 
 
-def _open_session(session_id: str) -> Select[LoginSession, str]:
+def _open_session(session_id: str) -> Select[LoginSession, str, str]:
     return (
-        select(LoginSession, Account.handle)
+        select(LoginSession, Account.handle, Account.kind)
         .join(Account, Account.id == LoginSession.account_id)
         .where(LoginSession.digest == tokens.token_digest(session_id), LoginSession.ended_at.is_(None))
     )
@@ -158,9 +161,9 @@ def logout(uow: UnitOfWork, session_id: str) -> bool:
         found = s.execute(_open_session(session_id)).first()
         if found is None:
             return False
-        entry, handle = found
+        entry, handle, kind = found
         entry.ended_at = now
-        record_event(s, now=now, actor=Actor("customer", handle), action="account:session:end", object_type="account",
+        record_event(s, now=now, actor=own_actor(kind, handle), action="account:session:end", object_type="account",
                      object_key=handle, reason="logout", details={"session_id": entry.id}, affects=NOTHING)  # fmt: skip
         uow.commit()
         return True

@@ -12,6 +12,7 @@ from domainpriv.accounts import services as credentials
 from domainpriv.accounts import sessions
 from domainpriv.audit import verify_chain
 from domainpriv.store import AuditEvent, LoginAttempt, UnitOfWork
+from domainpriv.vocabulary import AccountKind
 from support.builders import ACTOR, make_account
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
@@ -44,6 +45,19 @@ def test_a_login_opens_a_session_that_logout_ends(uow: UnitOfWork, customer: str
         actions = list(r.session.scalars(select(AuditEvent.action).where(AuditEvent.object_key == customer)))
         verify_chain(r.session)
     assert actions[-2:] == ["account:session:start", "account:session:end"]
+
+
+@pytest.mark.parametrize("kind", list(AccountKind))
+def test_a_login_and_its_logout_are_audited_as_the_account_s_own_kind(uow: UnitOfWork, kind: AccountKind) -> None:
+    """An auditor reading the chain must see a staff member's login as staff, a reseller's as a reseller's."""
+    handle = make_account(uow, kind=kind).handle
+    credentials.set_password(uow, actor=ACTOR, account=handle, password=PASSWORD, reason="test", hasher=FAST)
+    assert sessions.logout(uow, login(uow, handle).session_id)
+    with uow.reading() as r:
+        actors = r.session.execute(select(AuditEvent.action, AuditEvent.actor).where(
+            AuditEvent.object_key == handle, AuditEvent.action.like("account:session:%"))).all()  # fmt: skip
+    assert [tuple(a) for a in actors] == [("account:session:start", f"{kind.value}:{handle}"),
+                                          ("account:session:end", f"{kind.value}:{handle}")]  # fmt: skip
 
 
 def test_wrong_password_and_unknown_account_get_the_same_refusal(uow: UnitOfWork, customer: str) -> None:

@@ -92,12 +92,13 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
-        return Actor("staff" if self.is_staff else self.kind.value, self.handle)
+        return account_actor(self.kind, self.handle)
 
 
-def own_actor(kind: AccountKind | str, handle: str) -> Actor:
-    """The audit actor of an account acting on its own credentials (login, logout, reset, re-verification, a
-    recovery code): by its kind, so that a staff member's login is audited as `staff:HANDLE`, not as a customer's."""
+def account_actor(kind: AccountKind | str, handle: str) -> Actor:
+    """The audit actor of an account, whether it acts through a principal or on its own credentials (login,
+    logout, reset, re-verification, a recovery code): by its kind, so that a staff member is audited as
+    `staff:HANDLE`, a reseller as `reseller:HANDLE`, never as a customer."""
     return Actor(AccountKind(kind).value, handle)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domainpriv.accounts import passwords, tokens
-from domainpriv.accounts.access import own_actor
+from domainpriv.accounts.access import account_actor
 from domainpriv.audit import record_event
 from domainpriv.changes import NOTHING
 from domainpriv.errors import DomainprivError
@@ -70,7 +70,7 @@ def request_reset(
                                link=f"{link_base.rstrip('/')}/password-reset/{token}")  # fmt: skip
         enqueue(s, now=now, kind="password-reset", to=address, subject=subject, body=body, mandatory=True,
                 account_id=row.id)  # fmt: skip
-        record_event(s, now=now, actor=own_actor(row.kind, row.handle), action="account:password:reset-request",
+        record_event(s, now=now, actor=account_actor(row.kind, row.handle), action="account:password:reset-request",
                      object_type="account", object_key=row.handle, reason="reset link requested",
                      details={"to": to}, affects=NOTHING)  # fmt: skip
         uow.commit()
@@ -134,7 +134,7 @@ def reset_password(
         subject, body = render("password-changed", account=account.handle)
         enqueue(s, now=now, kind="password-changed", to=account.email, subject=subject, body=body, mandatory=True,
                 account_id=account.id)  # fmt: skip
-        record_event(s, now=now, actor=own_actor(account.kind, account.handle), action="account:password:reset",
+        record_event(s, now=now, actor=account_actor(account.kind, account.handle), action="account:password:reset",
                      object_type="account", object_key=account.handle, reason="reset link used",
                      details={"sessions_ended": ended}, affects=NOTHING)  # fmt: skip
         uow.commit()

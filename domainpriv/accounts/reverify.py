@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from domainpriv.accounts import passwords, tokens
-from domainpriv.accounts.access import own_actor
+from domainpriv.accounts.access import account_actor
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
 from domainpriv.errors import DomainprivError
@@ -133,7 +133,7 @@ def _session(uow: UnitOfWork, session_id: str) -> tuple[int, int, Actor, str | N
             .join(Account, Account.id == LoginSession.account_id)
             .where(LoginSession.digest == tokens.token_digest(session_id), LoginSession.ended_at.is_(None))
         ).first()
-    return None if row is None else (row[0], row[1], own_actor(row[2], row[3]), row[4])
+    return None if row is None else (row[0], row[1], account_actor(row[2], row[3]), row[4])
 
 
 def _mark(uow: UnitOfWork, entry_id: int, actor: Actor, how: str) -> None:

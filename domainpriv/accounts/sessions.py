@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Select, func, select, update
 
 from domainpriv.accounts import passwords, tokens, two_factor
-from domainpriv.accounts.access import own_actor
+from domainpriv.accounts.access import account_actor
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
 from domainpriv.errors import DomainprivError
@@ -110,7 +110,7 @@ def login(
         record_event(
             s,
             now=now,
-            actor=own_actor(row.kind, handle),
+            actor=account_actor(row.kind, handle),
             action="account:session:start",
             object_type="account",
             object_key=handle,
@@ -163,7 +163,7 @@ def logout(uow: UnitOfWork, session_id: str) -> bool:
             return False
         entry, handle, kind = found
         entry.ended_at = now
-        record_event(s, now=now, actor=own_actor(kind, handle), action="account:session:end", object_type="account",
+        record_event(s, now=now, actor=account_actor(kind, handle), action="account:session:end", object_type="account",
                      object_key=handle, reason="logout", details={"session_id": entry.id}, affects=NOTHING)  # fmt: skip
         uow.commit()
         return True

@@ -20,7 +20,7 @@ from datetime import datetime
 import pyotp
 from sqlalchemy import func, select
 
-from domainpriv.accounts.access import own_actor
+from domainpriv.accounts.access import account_actor
 from domainpriv.accounts.rows import account_row
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
@@ -119,7 +119,7 @@ def verify(uow: UnitOfWork, *, account: str, code: str) -> bool:
         s.flush()  # flush: the count below no longer includes this code
         unused = (RecoveryCode.account_id == row.id) & RecoveryCode.used_at.is_(None)
         left = s.scalar(select(func.count()).select_from(RecoveryCode).where(unused))
-        _audit(uow, own_actor(row.kind, row.handle), row.handle, "account:2fa:recovery-code", "recovery code used",
+        _audit(uow, account_actor(row.kind, row.handle), row.handle, "account:2fa:recovery-code", "recovery code used",
                {"left": left})  # fmt: skip
         uow.commit()
         return True

@@ -12,7 +12,7 @@ never sees the public view (DESIGN invariant 1).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +54,7 @@ class Snapshot:
         self._s = session
         self._dialect = dialect
         self.watermark = watermark
+        self._streams: list[Generator[bytes, None, None]] = []  # open COPY streams, closed by `close`
         self.feed_position = int(session.scalar(select(func.coalesce(func.max(DomainChange.position), 0))) or 0)
         self.pruned_through = int(
             session.scalar(select(ChangeFeedState.pruned_through).where(ChangeFeedState.id == 1)) or 0
@@ -78,9 +79,17 @@ class Snapshot:
         record in CRLF (COPY ends them in LF) and hashes and pipes them on."""
         if self._dialect != "postgresql" or fields_sql is None:
             return None
-        return self._copied(f"COPY (SELECT {fields_sql} FROM {_COPY_FROM} ORDER BY d.id) TO STDOUT (FORMAT csv)")  # noqa: S608
+        stream = self._copied(f"COPY (SELECT {fields_sql} FROM {_COPY_FROM} ORDER BY d.id) TO STDOUT (FORMAT csv)")  # noqa: S608
+        self._streams.append(stream)
+        return stream
 
-    def _copied(self, statement: str) -> Iterator[bytes]:
+    def close(self) -> None:
+        """End every COPY stream still open. A COPY holds the connection: left suspended (a deposit writer that
+        failed half-way), the transaction's rollback would wait on it for ever. Closing one cancels it."""
+        while self._streams:
+            self._streams.pop().close()
+
+    def _copied(self, statement: str) -> Generator[bytes, None, None]:
         dbapi = self._s.connection().connection.driver_connection  # inside this snapshot's transaction
         assert dbapi is not None
         with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
@@ -148,7 +157,10 @@ def open_snapshot(uow: UnitOfWork) -> Iterator[Snapshot]:
             s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             s.execute(select(func.set_config("transaction_read_only", "on", True)))  # takes the snapshot
         snapshot = Snapshot(s, r.dialect, uow.clock())  # on SQLite, its first read takes the snapshot
-        yield snapshot
+        try:
+            yield snapshot
+        finally:
+            snapshot.close()
 
 
 def _statement() -> Select[Any]:

@@ -3,6 +3,8 @@ forms (profiles.Column.value and .sql), and this is what keeps them byte-identic
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -71,3 +73,30 @@ def test_both_paths_agree_on_hostile_values(
     for profile in sorted(PROFILES):
         python, sql = python_and_sql(pg_demo, profile)
         assert sql == python
+
+
+def _abandon_a_stream(uow: UnitOfWork, fail: bool) -> int:
+    """Read one record of the COPY stream, then leave the snapshot (by a writer's failure or normally)."""
+    try:
+        with open_snapshot(uow) as snap:
+            records = snap.records(PROFILES["icann-2024"].domains.sql_fields(CTX))
+            assert records is not None
+            next(records)
+            if fail:
+                raise OSError("the deposit file's writer failed half-way")
+    except OSError:
+        pass
+    with open_snapshot(uow) as snap:  # the pooled connection is usable again
+        return snap.count_domains()
+
+
+@pytest.mark.parametrize("fail", [True, False], ids=["writer-fails", "block-ends"])
+def test_a_copy_stream_left_half_way_ends_with_its_snapshot(pg_demo: UnitOfWork, fail: bool) -> None:
+    """The COPY holds the connection: a stream still open when the snapshot ends used to leave the rollback
+    waiting on it for ever (a deposit whose writer failed hung, idle in transaction)."""
+    counted: list[int] = []
+    worker = threading.Thread(target=lambda: counted.append(_abandon_a_stream(pg_demo, fail)), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "leaving the snapshot hung on the open COPY stream"
+    assert counted == [60]

@@ -1,6 +1,9 @@
 """`domainpriv serve`'s logging: records go through a queue to one writer thread, so a server's event loop never
 waits on stderr, and the writer writes whatever is waiting at once (both servers log one line per query, at
-full query rate: STYLE §4)."""
+full query rate: STYLE §4).
+
+Per-query lines may skip the LogRecord altogether (`direct_lines`): where nothing but this writer would see them,
+the servers hand it finished text, in the same format, for a whole burst of queries at once."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -22,11 +25,13 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
     """Log lines go through a queue to a writer thread: a server's event loop never waits on stderr (one line
     per query is written at full query rate)."""
-    records: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
+    global _active
+    records: queue.SimpleQueue[_Item] = queue.SimpleQueue()
     writer = _LogWriter(records, sys.stderr, logging.Formatter(FORMAT))
     root = logging.getLogger()
     queued = _QueueHandler(records)
     root.addHandler(queued)
+    _active = queued
     root.setLevel(level)
     # The format names no thread or process: spare every LogRecord looking them up (per query, at full rate).
     collected = logging.logThreads, logging.logProcesses, logging.logMultiprocessing
@@ -35,9 +40,43 @@ def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
     try:
         yield
     finally:
+        _active = None
         root.removeHandler(queued)
         writer.stop()
         logging.logThreads, logging.logProcesses, logging.logMultiprocessing = collected
+
+
+def direct_lines(logger: logging.Logger) -> Callable[[str], None] | None:
+    """Where `logger`'s INFO lines would reach nothing but log_to_stderr's writer (no handler, filter or level
+    of their own on the way, no other handler on the root), a function that queues finished text for it:
+    lines in FORMAT, each ending in a newline. Otherwise None, and the caller logs records as usual (under
+    pytest, say, whose capture handler must see them)."""
+    queued = _active
+    if queued is None or queued.filters or logging.getLogger().handlers != [queued]:
+        return None
+    if not logger.isEnabledFor(logging.INFO) or queued.level > logging.INFO:
+        return None
+    node: logging.Logger | None = logger
+    while node is not None and node is not logging.root:
+        if node.handlers or node.filters or not node.propagate:
+            return None
+        node = node.parent
+    return queued.queue.put_nowait
+
+
+def timestamp(when: float) -> str:
+    """`when` as FORMAT's asctime writes it (logging.Formatter's default: local time, milliseconds after a
+    comma); the seconds part is computed once per second."""
+    global _stamped
+    second = int(when)
+    if _stamped[0] != second:
+        _stamped = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
+    return f"{_stamped[1]},{int((when - second) * 1000):03d}"
+
+
+_Item = logging.LogRecord | str | None  # a record, finished text (direct_lines), or None: stop
+_active: _QueueHandler | None = None  # log_to_stderr's handler while it runs
+_stamped: tuple[int, str] = (-1, "")
 
 
 class _QueueHandler(logging.handlers.QueueHandler):
@@ -69,9 +108,7 @@ class _LogWriter:
 
     PACE_SECONDS = 0.05
 
-    def __init__(
-        self, records: queue.SimpleQueue[logging.LogRecord | None], stream: TextIO, formatter: logging.Formatter
-    ) -> None:
+    def __init__(self, records: queue.SimpleQueue[_Item], stream: TextIO, formatter: logging.Formatter) -> None:
         self._records = records
         self._stream = stream
         self._formatter = formatter
@@ -99,7 +136,10 @@ class _LogWriter:
                 return
             time.sleep(self.PACE_SECONDS)  # lets lines gather while the writer holds no GIL and waits on nothing
 
-    def _line(self, record: logging.LogRecord) -> str:
+    def _line(self, record: logging.LogRecord | str) -> str:
+        if type(record) is str:  # finished lines (direct_lines)
+            return record
+        assert isinstance(record, logging.LogRecord)
         try:
             return f"{self._formatter.format(record)}\n"
         except Exception as exc:  # a message that does not fit its arguments: say so, without the arguments

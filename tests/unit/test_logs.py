@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from domainpriv.logs import log_to_stderr
+from domainpriv.logs import FORMAT, direct_lines, log_to_stderr, timestamp
+from domainpriv.rdds.query_log import BatchedLog
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) domainpriv\.test (.*)$")
 
@@ -55,7 +59,7 @@ def test_the_process_wide_record_settings_are_restored() -> None:
 def test_a_message_that_does_not_fit_its_arguments_is_named_without_them(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # pytest's own capture handler raises on such lines
+    without_pytests_handlers(monkeypatch)  # pytest's own capture handler raises on such lines
     logger = logging.getLogger("domainpriv.test")
     with log_to_stderr(logging.INFO):
         logger.info("one %d two %d", 1, "secret@example.com")  # %d of a str: fails when the writer formats it
@@ -75,3 +79,70 @@ def test_an_exception_keeps_its_traceback(capsys: pytest.CaptureFixture[str]) ->
             logger.exception("failed")
     err = capsys.readouterr().err
     assert "ERROR domainpriv.test failed" in err and "Traceback" in err and "RuntimeError: boom" in err
+
+
+@given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))
+def test_the_direct_timestamp_is_the_formatters(when: float) -> None:
+    record = logging.makeLogRecord({"created": when, "msecs": int((when - int(when)) * 1000) + 0.0})
+    assert timestamp(when) == logging.Formatter(FORMAT).formatTime(record)
+
+
+def without_pytests_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `domainpriv serve` runs with. (pytest adds its capture handlers to the root logger for each phase of
+    a test, after the fixtures are set up: this is called from the test itself.)"""
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+
+
+def test_a_burst_of_query_lines_is_written_as_records_would_be_in_order_with_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_pytests_handlers(monkeypatch)
+    logger = logging.getLogger("domainpriv.test")
+
+    async def serve() -> None:
+        batched = BatchedLog(logger)
+        logger.info("before %d", 0)
+        for i in range(500):
+            batched.info("query %s %d", f"name{i}.example", i)
+        batched.info("%d%% of %s", 100, "them")
+        batched.info("no arguments: 100%% as written")
+        batched.info("%d of a str", "not a number")
+        batched.flush()
+        logger.info("after %s", "all")
+
+    with log_to_stderr(logging.INFO):
+        assert direct_lines(logger) is not None
+        asyncio.run(serve())
+    lines = capsys.readouterr().err.splitlines()
+    assert all(LINE.match(line) for line in lines)
+    messages = [line.split(" domainpriv.test ", 1)[1] for line in lines]
+    assert messages == [
+        "before 0", *(f"query name{i}.example {i}" for i in range(500)),
+        "100% of them", "no arguments: 100%% as written", "unformattable log line '%d of a str'", "after all",
+    ]  # fmt: skip
+    assert "not a number" not in "".join(lines)
+
+
+def test_lines_go_through_records_wherever_something_else_would_see_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_pytests_handlers(monkeypatch)
+    logger = logging.getLogger("domainpriv.test.direct")
+    assert direct_lines(logger) is None  # log_to_stderr is not running
+    with log_to_stderr(logging.INFO):
+        assert direct_lines(logger) is not None
+        for node, attribute, value in [
+            (logger, "handlers", [logging.NullHandler()]),  # a handler of its own
+            (logger.parent, "filters", [logging.Filter("other")]),  # a filter on the way
+            (logger, "propagate", False),
+            (logging.getLogger(), "handlers", [*logging.getLogger().handlers, logging.NullHandler()]),
+        ]:
+            with monkeypatch.context() as patch:
+                patch.setattr(node, attribute, value)
+                assert direct_lines(logger) is None, (node, attribute)
+        logger.setLevel(logging.WARNING)  # INFO lines are not wanted at all
+        try:
+            assert direct_lines(logger) is None
+        finally:
+            logger.setLevel(logging.NOTSET)
+        assert direct_lines(logger) is not None

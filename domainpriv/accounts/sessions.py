@@ -7,6 +7,11 @@ a password reset, "everywhere") takes effect on the next request, which a signed
 Throttling counts failed attempts in a sliding window, per account name as typed (unknown names too: otherwise the
 answer would tell which accounts exist) and per source address. A throttled login is refused before the password
 is checked, with the time to wait; a refusal for bad credentials never says which part was wrong.
+
+The count is atomic: an attempt is recorded as failed, in the transaction that counted it and under a lock
+(PostgreSQL: a transaction advisory lock; SQLite: its write lock), before its password is checked, and marked
+succeeded afterwards if it was right. Counting first and recording after let a burst of parallel guesses all
+pass the same count.
 """
 
 from __future__ import annotations
@@ -14,15 +19,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from argon2 import PasswordHasher
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, text, update
+from sqlalchemy.orm import Session
 
 from domainpriv.accounts import passwords, tokens, two_factor
 from domainpriv.accounts.access import account_actor
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
 from domainpriv.errors import DomainprivError
+from domainpriv.scheduling.leader import NAMESPACE
 from domainpriv.store import Account, LoginAttempt, LoginSession, UnitOfWork
 
 
@@ -76,9 +84,7 @@ def login(
     (`needs_code` when the password was right and a code is needed)."""
     handle, source = account.strip()[:64], source[:64]
     now = uow.clock()
-    wait = _throttled_for(uow, handle, source, now, policy)
-    if wait is not None:
-        raise LoginRefused(f"too many failed logins; try again in {wait} s", retry_after_seconds=wait)
+    attempt = _reserve_attempt(uow, handle, source, now, policy)
     with uow.reading() as r:
         row = r.session.execute(
             select(Account.id, Account.kind, Account.password_hash, Account.totp_enabled_at).where(
@@ -87,18 +93,19 @@ def login(
         ).first()
     checked = passwords.check(row.password_hash if row else None, password, hasher)
     second = checked.ok and row is not None and row.totp_enabled_at is not None
-    if second and code is None:
+    if second and code is None:  # the password step of a two-factor login: not a failure
+        with uow:
+            uow.session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt))
+            uow.commit()
         raise LoginRefused("a two-factor code is needed", needs_code=True)
     code_ok = not second or two_factor.verify(uow, account=handle, code=code or "")
+    if not checked.ok or row is None:
+        raise LoginRefused("wrong account or password")  # recorded as failed already
+    if not code_ok:
+        raise LoginRefused("wrong two-factor code", needs_code=True)
     with uow:
         s = uow.session
-        s.add(LoginAttempt(account=handle, source=source, succeeded=checked.ok and code_ok, at=now))
-        if not checked.ok or row is None:
-            uow.commit()
-            raise LoginRefused("wrong account or password")
-        if not code_ok:
-            uow.commit()
-            raise LoginRefused("wrong two-factor code", needs_code=True)
+        s.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
         session_id = tokens.new_token()
         expires_at = now + policy.absolute
         entry = LoginSession(account_id=row.id, digest=tokens.token_digest(session_id), created_at=now,
@@ -188,18 +195,37 @@ def end_all_sessions(uow: UnitOfWork, *, actor: Actor, account: str, reason: str
         return int(ended)
 
 
-def _throttled_for(uow: UnitOfWork, handle: str, source: str, now: datetime, policy: SessionPolicy) -> int | None:
+def _reserve_attempt(uow: UnitOfWork, handle: str, source: str, now: datetime, policy: SessionPolicy) -> int:
+    """The id of this attempt's row, recorded as failed; or LoginRefused with the wait if a limit is reached."""
+    with uow:
+        s = uow.session
+        if uow.dialect == "postgresql":  # SQLite: the write transaction (BEGIN IMMEDIATE) already serialises this
+            s.execute(_THROTTLE_LOCK, {"ns": NAMESPACE})
+        wait = _throttled_for(s, handle, source, now, policy)
+        if wait is not None:
+            raise LoginRefused(f"too many failed logins; try again in {wait} s", retry_after_seconds=wait)
+        attempt = LoginAttempt(account=handle, source=source, succeeded=False, at=now)
+        s.add(attempt)
+        s.flush()
+        uow.commit()
+        return attempt.id
+
+
+# One lock for every login's count-and-record step (a few milliseconds; the password check runs outside it), per
+# schema. Two-key form in the scheduler's namespace: it never meets the audit chain's one-key lock.
+_THROTTLE_LOCK: Final = text("SELECT pg_advisory_xact_lock(:ns, hashtext('login-throttle:' || current_schema()))")
+
+
+def _throttled_for(s: Session, handle: str, source: str, now: datetime, policy: SessionPolicy) -> int | None:
     """Seconds until the oldest counted failure leaves the window, if a limit is reached; else None."""
     since = now - policy.window
-    with uow.reading() as r:
-        s = r.session
-        for column, value, limit in (
-            (LoginAttempt.account, handle, policy.max_failures_per_account),
-            (LoginAttempt.source, source, policy.max_failures_per_source),
-        ):
-            recent = (column == value) & (LoginAttempt.at > since) & LoginAttempt.succeeded.is_(False)
-            count, oldest = s.execute(select(func.count(), func.min(LoginAttempt.at)).where(recent)).one()
-            if count >= limit and oldest is not None:
-                # The oldest of the last `limit` failures leaves the window first; approximated by the oldest.
-                return max(1, math.ceil((oldest + policy.window - now).total_seconds()))
+    for column, value, limit in (
+        (LoginAttempt.account, handle, policy.max_failures_per_account),
+        (LoginAttempt.source, source, policy.max_failures_per_source),
+    ):
+        recent = (column == value) & (LoginAttempt.at > since) & LoginAttempt.succeeded.is_(False)
+        count, oldest = s.execute(select(func.count(), func.min(LoginAttempt.at)).where(recent)).one()
+        if count >= limit and oldest is not None:
+            # The oldest of the last `limit` failures leaves the window first; approximated by the oldest.
+            return max(1, math.ceil((oldest + policy.window - now).total_seconds()))
     return None

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+import pyotp
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 
 from domainpriv.accounts import services as credentials
-from domainpriv.accounts import sessions
+from domainpriv.accounts import sessions, two_factor
 from domainpriv.audit import verify_chain
 from domainpriv.store import AuditEvent, LoginAttempt, UnitOfWork
 from domainpriv.vocabulary import AccountKind
@@ -93,6 +95,49 @@ def test_password_spraying_from_one_source_is_throttled_per_source(uow: UnitOfWo
     assert login(uow, customer, source=HERE).account == customer  # another source is not punished
     with uow.reading() as r:
         assert r.session.scalar(select(LoginAttempt.id).where(LoginAttempt.account == "sprayed-3")) is not None
+
+
+@pytest.mark.parametrize("spread", ["one-account", "one-source"])
+def test_parallel_guesses_get_no_more_password_checks_than_the_limit(
+    uow: UnitOfWork, customer: str, spread: str
+) -> None:
+    """A burst of guesses sent at once: each reserves its place in the count before its password is checked, so
+    no more than the limit are ever checked (counting first and recording after let the whole burst through)."""
+    guesses, limit = (12, 5) if spread == "one-account" else (30, 20)
+    start = threading.Barrier(guesses)
+    outcomes: list[str] = []
+
+    def guess(i: int) -> None:
+        account, source = (customer, f"198.51.100.{i}") if spread == "one-account" else (f"sprayed-{i}", HERE)
+        start.wait()
+        try:
+            login(uow, account, f"guess number {i}!", source=source)
+            outcomes.append("logged in")
+        except sessions.LoginRefused as refused:
+            outcomes.append("throttled" if refused.retry_after_seconds else str(refused))
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(guesses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == sorted(["wrong account or password"] * limit + ["throttled"] * (guesses - limit))
+    with uow.reading() as r:  # every guess that was checked is recorded, and none that was refused unchecked
+        recorded = r.session.scalar(select(func.count()).select_from(LoginAttempt))
+    assert recorded == limit
+
+
+def test_a_login_that_needs_its_code_counts_no_failure(uow: UnitOfWork, customer: str) -> None:
+    """The password step of a two-factor login is not a failed attempt: a customer who logs in six times in a
+    quarter of an hour is not locked out by their own code prompts."""
+    secret = two_factor.begin(uow, actor=ACTOR, account=customer).secret
+    two_factor.confirm(uow, actor=ACTOR, account=customer, code=pyotp.TOTP(secret).at(uow.clock()))
+    for _ in range(6):
+        with pytest.raises(sessions.LoginRefused) as asked:
+            login(uow, customer)
+        assert asked.value.needs_code
+    with uow.reading() as r:
+        assert r.session.scalar(select(func.count()).select_from(LoginAttempt)) == 0
 
 
 def test_sessions_expire_when_idle_and_at_their_absolute_limit(uow: UnitOfWork, customer: str, clock: object) -> None:

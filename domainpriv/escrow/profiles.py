@@ -58,10 +58,11 @@ import csv
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Final, Generic, Literal, TypeVar
 
+from domainpriv.clock import rfc3339_utc
 from domainpriv.errors import DomainprivError
 from domainpriv.escrow.naming import DepositKind
 from domainpriv.escrow.record import EscrowContact, EscrowDeletion, EscrowDomain
@@ -203,8 +204,7 @@ def _opt(value: str | None) -> str:
 def _timestamp(ts: datetime, what: str) -> str:
     if ts.utcoffset() is None:
         raise NaiveTimestamp(f"escrow: the {what} timestamp has no time zone")
-    u = ts.astimezone(UTC)
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
+    return rfc3339_utc(ts)
 
 
 _CONTACT_VALUES: Final[dict[str, Callable[[EscrowContact], str]]] = {

@@ -12,9 +12,10 @@ Pure: no I/O, no clock, no store. The same functions serve the RDAP daemon and `
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
+from domainpriv.clock import rfc3339_utc
 from domainpriv.privacy import PublicContact, PublicRecord, RedactableField, RegistrarIdentity
 from domainpriv.rdds.rdap_notices import (
     CONFORMANCE,
@@ -188,13 +189,7 @@ def _secure_dns(record: PublicRecord) -> dict[str, Any]:
 
 
 def _event(action: str, when: datetime) -> JsonObject:
-    return {"eventAction": action, "eventDate": _timestamp(when)}
-
-
-def _timestamp(when: datetime) -> str:
-    """RFC 3339 in UTC with a Z, to the second, like the WHOIS output (DESIGN invariant 6: UTC everywhere)."""
-    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # a naive value is UTC by convention
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"eventAction": action, "eventDate": rfc3339_utc(when)}
 
 
 def _vcard(properties: list[list[Any]]) -> list[Any]:

@@ -25,9 +25,10 @@ import functools
 import textwrap
 import unicodedata
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
+from domainpriv.clock import rfc3339_utc
 from domainpriv.privacy.record import PublicContact, PublicRecord, RedactableField
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "REDACTED",
     "TERMS_WIDTH",
     "clean_value",
-    "format_timestamp",
     "render_domain",
     "render_error",
     "render_not_found",
@@ -63,13 +63,6 @@ def clean_value(value: str | None) -> str:
     if not value.isprintable():  # cheap test first: isprintable() is False for a superset of what we strip
         value = "".join(ch for ch in value if unicodedata.category(ch) not in _STRIPPED_CATEGORIES)
     return value.strip()
-
-
-def format_timestamp(ts: datetime) -> str:
-    """RFC 3339 UTC with a `Z` and whole seconds (rdds.md §1.3); a naive datetime is taken as UTC."""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_domain(record: PublicRecord, terms_of_use: str) -> str:
@@ -108,7 +101,7 @@ def _field(key: str, value: str | None) -> str:
 
 
 def _last_update(now: datetime) -> str:
-    return f">>> Last update of WHOIS database: {format_timestamp(now)} <<<"
+    return f">>> Last update of WHOIS database: {rfc3339_utc(now)} <<<"
 
 
 def _domain_lines(record: PublicRecord) -> Iterator[str]:
@@ -117,9 +110,9 @@ def _domain_lines(record: PublicRecord) -> Iterator[str]:
     yield _field("Registry Domain ID", record.registry_domain_id)
     yield _field("Registrar WHOIS Server", registrar.whois_server)
     yield _field("Registrar URL", registrar.url)
-    yield _field("Updated Date", format_timestamp(record.updated_at))
-    yield _field("Creation Date", format_timestamp(record.created_at))
-    yield _field("Registrar Registration Expiration Date", format_timestamp(record.expires_at))
+    yield _field("Updated Date", rfc3339_utc(record.updated_at))
+    yield _field("Creation Date", rfc3339_utc(record.created_at))
+    yield _field("Registrar Registration Expiration Date", rfc3339_utc(record.expires_at))
     yield _field("Registrar", registrar.name)
     yield _field("Registrar IANA ID", str(registrar.iana_id))
     yield _field("Registrar Abuse Contact Email", registrar.abuse_email)

@@ -8,15 +8,15 @@ stored `relay_alias` (after a rotation, or imported from an earlier system); it 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 ALIAS_HEX_CHARS = 20  # 80 bits: unguessable, short enough to read out on the phone
 
 
 def relay_alias(secret: str, a_label: str, role: str) -> str:
-    mac = hmac.new(secret.encode(), f"{a_label}\x00{role}".encode(), hashlib.sha256).hexdigest()
-    return mac[:ALIAS_HEX_CHARS]
+    # hmac.digest: the one-shot C path (an HMAC object per call was 4 % of an uncached RDAP answer).
+    mac = hmac.digest(secret.encode(), f"{a_label}\x00{role}".encode(), "sha256")
+    return mac.hex()[:ALIAS_HEX_CHARS]
 
 
 def relay_address(secret: str, a_label: str, role: str, relay_domain: str, stored_alias: str | None = None) -> str:

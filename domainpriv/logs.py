@@ -14,7 +14,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -46,11 +46,12 @@ def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
         logging.logThreads, logging.logProcesses, logging.logMultiprocessing = collected
 
 
-def direct_lines(logger: logging.Logger) -> Callable[[str], None] | None:
+def direct_lines(logger: logging.Logger) -> Callable[[Sequence[tuple[str, tuple[object, ...]]]], None] | None:
     """Where `logger`'s INFO lines would reach nothing but log_to_stderr's writer (no handler, filter or level
-    of their own on the way, no other handler on the root), a function that queues finished text for it:
-    lines in FORMAT, each ending in a newline. Otherwise None, and the caller logs records as usual (under
-    pytest, say, whose capture handler must see them)."""
+    of their own on the way, no other handler on the root), a function that queues a burst of INFO lines,
+    (message, args) as Logger.info takes them, for it: formatted at once, in FORMAT, with one timestamp.
+    Otherwise None, and the caller logs records as usual (under pytest, say, whose capture handler must see
+    them)."""
     queued = _active
     if queued is None or queued.filters or logging.getLogger().handlers != [queued]:
         return None
@@ -61,7 +62,24 @@ def direct_lines(logger: logging.Logger) -> Callable[[str], None] | None:
         if node.handlers or node.filters or not node.propagate:
             return None
         node = node.parent
-    return queued.queue.put_nowait
+    put = queued.queue.put_nowait
+
+    def write(lines: Sequence[tuple[str, tuple[object, ...]]]) -> None:
+        put(_info_text(logger.name, lines, time.time()))
+
+    return write
+
+
+def _info_text(name: str, lines: Sequence[tuple[str, tuple[object, ...]]], when: float) -> str:
+    """The lines as the writer's Formatter would write INFO records of `name` logged at `when`."""
+    prefix = f"{timestamp(when)} INFO {name} "
+    text = []
+    for message, args in lines:
+        try:  # as LogRecord.getMessage: no %-formatting without arguments
+            text.append(f"{prefix}{message % args if args else message}\n")
+        except (TypeError, ValueError):  # a message that does not fit its arguments: named without them
+            text.append(f"{prefix}unformattable log line {message!r}\n")
+    return "".join(text)
 
 
 def timestamp(when: float) -> str:

@@ -30,7 +30,6 @@ from domainpriv.accounts.access import account_actor
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
 from domainpriv.errors import DomainprivError
-from domainpriv.scheduling.leader import NAMESPACE
 from domainpriv.store import Account, LoginAttempt, LoginSession, UnitOfWork
 
 
@@ -200,7 +199,7 @@ def _reserve_attempt(uow: UnitOfWork, handle: str, source: str, now: datetime, p
     with uow:
         s = uow.session
         if uow.dialect == "postgresql":  # SQLite: the write transaction (BEGIN IMMEDIATE) already serialises this
-            s.execute(_THROTTLE_LOCK, {"ns": NAMESPACE})
+            s.execute(_THROTTLE_LOCK)
         wait = _throttled_for(s, handle, source, now, policy)
         if wait is not None:
             raise LoginRefused(f"too many failed logins; try again in {wait} s", retry_after_seconds=wait)
@@ -212,8 +211,9 @@ def _reserve_attempt(uow: UnitOfWork, handle: str, source: str, now: datetime, p
 
 
 # One lock for every login's count-and-record step (a few milliseconds; the password check runs outside it), per
-# schema. Two-key form in the scheduler's namespace: it never meets the audit chain's one-key lock.
-_THROTTLE_LOCK: Final = text("SELECT pg_advisory_xact_lock(:ns, hashtext('login-throttle:' || current_schema()))")
+# schema. Two-key form with a class of its own, "doml" (domainpriv login): it never meets the audit chain's
+# one-key lock nor the scheduler's two-key locks ("doms").
+_THROTTLE_LOCK: Final = text("SELECT pg_advisory_xact_lock(x'646f6d6c'::int, hashtext(current_schema()))")
 
 
 def _throttled_for(s: Session, handle: str, source: str, now: datetime, policy: SessionPolicy) -> int | None:

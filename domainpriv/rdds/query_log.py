@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-from domainpriv.logs import direct_lines, timestamp
+from domainpriv.logs import direct_lines
 
 
 class BatchedLog:
@@ -39,19 +38,9 @@ class BatchedLog:
         logger = self._logger
         write = direct_lines(logger)
         if write is not None:
-            write(_text(pending, f"{timestamp(time.time())} INFO {logger.name} "))
+            write(pending)
             return
         for message, args in pending:
             # makeRecord + handle is Logger.info without its findCaller() stack walk: the caller of a batched
             # line would be this method, which tells a reader nothing.
             logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, args, None))
-
-
-def _text(pending: list[tuple[str, tuple[object, ...]]], prefix: str) -> str:
-    lines = []
-    for message, args in pending:
-        try:
-            lines.append(f"{prefix}{message % args if args else message}\n")
-        except (TypeError, ValueError):  # a message that does not fit its arguments: named without them
-            lines.append(f"{prefix}unformattable log line {message!r}\n")
-    return "".join(lines)

@@ -129,12 +129,10 @@ class Prepared:
         return params if self._positional is None else [params[k] for k in self._positional]
 
     def values(self, row: Any) -> dict[str, Any]:
-        if len(row) != len(self._labels):
-            raise ValueError(f"a record row has {len(row)} columns, the statement {len(self._labels)}")
         values = list(row)
         for at, process in self._processing:  # most columns have none: only those that do are visited
             values[at] = process(values[at])
-        return dict(zip(self._labels, values, strict=False))  # lengths checked above
+        return dict(zip(self._labels, values, strict=True))
 
     def record(self, row: Any) -> DomainRecord:
         return _record(self.values(row), self.roles)

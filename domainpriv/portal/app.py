@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from domainpriv.config import Settings
 from domainpriv.errors import DomainprivError
@@ -90,9 +92,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else "error"
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no such page"
-    elif exc.status_code == 405:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
         detail = "method not allowed"
-    return _answer(request, Problem(exc.status_code, detail), dict(exc.headers or {}))
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return _answer(request, Problem(exc.status_code, detail), headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (RFC 9110 §15.5.6). Starlette names only the first route that
+    matches the path, and a path with GET and POST served by two functions is two routes (GET and POST /cases).
+    405s are rare: the routes are walked when one happens."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.path and route.methods and compile_path(route.path)[0].match(request.scope["path"]):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _login_needed(request: Request, exc: Exception) -> Response:

@@ -74,6 +74,22 @@ def test_bad_input_is_422_naming_the_field(client: TestClient, token: dict[str, 
         assert field in answer.json()["error"], (path, body, answer.json())
 
 
+def test_a_method_not_served_is_405_allowing_every_method_of_the_path(
+    client: TestClient, token: dict[str, str]
+) -> None:
+    """GET and POST /api/v1/cases are two routes: Allow names both, not only the first that matched the path."""
+    answers = {
+        "/api/v1/cases": ("OPTIONS", "GET, POST"),
+        "/api/v1/account": ("DELETE", "GET"),
+        "/api/v1/domains/a-domain.example/privacy": ("PATCH", "PUT"),
+    }
+    for path, (method, allow) in answers.items():
+        answer = client.request(method, path, headers=token)
+        assert answer.status_code == 405, (path, answer.text)
+        assert answer.headers["allow"] == allow, path
+        assert answer.json() == {"error": "method not allowed", "field": None}
+
+
 def test_a_body_that_is_not_json_is_422_on_body(client: TestClient, token: dict[str, str]) -> None:
     for raw in (b"{not json", b"", b"\xff\xfe", b'{"mode": "proxy"'):
         answer = client.put("/api/v1/domains/a-domain.example/privacy", content=raw,

@@ -35,7 +35,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         str(SCHEMATHESIS), "run", f"{live_portal}/api/v1/openapi.json",
         "--header", f"Authorization: Bearer {population['cust-a'].token}",
         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-        "--max-examples", "5", "--max-time", "15", "--workers", "2",
+        # One worker: with two threads, hypothesis's lambda descriptions (ast.parse) race in CPython 3.11.7's AST
+        # constructor, whose recursion counter is shared by the threads ("SystemError: AST constructor recursion
+        # depth mismatch", cpython#106905, fixed in later releases): a runtime error of the tool, not a finding.
+        "--max-examples", "5", "--max-time", "15", "--workers", "1",
         "--request-timeout", "10", "--no-color", "--suppress-health-check", "all",
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)

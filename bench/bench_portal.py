@@ -207,7 +207,9 @@ def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level:
         else:
             await serve_baseline(url, workdir, stop)
 
-    asyncio.run(main())
+    from domainpriv import daemon
+
+    daemon.run(main())  # both kinds on the loop `domainpriv serve` runs on
     return 0
 
 

@@ -278,7 +278,12 @@ def child_server(kind: str, url: str, workdir: Path, cpu: int | None, log_level:
         else:
             await serve_other(kind, url, workdir, stop)
 
-    asyncio.run(main())
+    if os.environ.get("BENCH_LOOP") == "asyncio":  # every kind on asyncio's own loop: what uvloop buys
+        asyncio.run(main())
+    else:
+        from domainpriv import daemon
+
+        daemon.run(main())  # every kind on the loop `domainpriv serve` runs on (uvloop): the same stack
     return 0
 
 

@@ -484,9 +484,7 @@ def _account_export_bytes(document: object) -> bytes:
 def serve(config: ConfigOption = None) -> None:
     """Run the daemon: WHOIS, RDAP, the portal and API, the outbox and the scheduler. Stops cleanly on SIGTERM or
     SIGINT (exit status 0)."""
-    import asyncio
-
-    from domainpriv.daemon import Listening, run_daemon
+    from domainpriv.daemon import Listening, run, run_daemon
     from domainpriv.logs import log_to_stderr
 
     settings = _settings(config)
@@ -500,7 +498,7 @@ def serve(config: ConfigOption = None) -> None:
         )
 
     with log_to_stderr():
-        asyncio.run(run_daemon(settings, ready=ready))
+        run(run_daemon(settings, ready=ready))
 
 
 @app.command("whois")

@@ -19,11 +19,13 @@ import gc
 import logging
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import uvicorn
+import uvloop
 from sqlalchemy import Engine
 
 from domainpriv.changes.follower import ChangeFollower, FollowerSettings, listen_dsn_for
@@ -48,6 +50,18 @@ UVICORN_HTTP = "httptools"
 LOOKUP_THREADS = 16  # lookups in flight at most, each on a connection of the read engine's pool
 PORTAL_THREADS = 40  # the portal's request handlers at once (anyio's default thread limiter, which FastAPI uses)
 _FEED_CONNECTIONS = 2  # the follower's poll and a poll after a local commit, beside the lookups
+
+
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` (the daemon, or a benchmark's server) on uvloop, the event loop `serve` uses.
+
+    Why uvloop: every WHOIS query and RDAP request is a few loop callbacks and socket calls, and libuv's loop in C
+    costs a fraction of asyncio's pure-Python one per callback (bench/RESULTS.md, issue 7). Nothing in the daemon
+    depends on which loop runs it: tests run `run_daemon` on asyncio's own loop too."""
+    return uvloop.run(main)
 
 
 @dataclass(frozen=True)

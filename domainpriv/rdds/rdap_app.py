@@ -5,9 +5,11 @@ Why it is built this way (STYLE §4):
 * the answer is apart from the protocol: `domain_response(name, ...)` is the whole meaning of
   `GET {base_url}domain/{name}` as status and body bytes, with no HTTP in it, and the CLI's `domainpriv rdap NAME`
   prints exactly those bytes; this module's HTTP layer only routes, limits, logs and sets headers;
-* a route list passed to the router's constructor and one pure ASGI class per middleware (Starlette's
-  `applications.py`, `middleware/*`), without a framework: the app is small, and every byte it sends is ours;
-* store lookups run in a bounded thread pool, never on the event loop (Starlette `concurrency.py`).
+* a route list passed to the router's constructor (Starlette's `routing.py`), without a framework: the app is
+  small, and every byte it sends is ours; what a middleware stack would do (HEAD, rate limit, the 500 guard) is
+  done in `RdapApp.__call__`'s one frame;
+* store lookups never block the event loop: on PostgreSQL they run on it through psycopg's asyncio driver,
+  batched (`registration.lookup.AsyncLookups`); elsewhere in a bounded thread pool (Starlette `concurrency.py`).
 
 HTTP behaviour (RFC 7480, RFC 9082, ICANN RDAP TIG 2024; shared/reference/rdds.md §2.2-§2.3, §2.11):
 

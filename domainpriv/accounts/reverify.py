@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from domainpriv.accounts import passwords, tokens
+from domainpriv.accounts import services as credentials
 from domainpriv.accounts.access import account_actor
 from domainpriv.audit import Actor, record_event
 from domainpriv.changes import NOTHING
@@ -50,9 +51,12 @@ def with_password(
     if found is None:
         return False
     entry_id, _, actor, stored = found
-    if not passwords.check(stored, password, hasher).ok:
+    checked = passwords.check(stored, password, hasher)
+    if not checked.ok:
         _audit(uow, actor, "password", ok=False)
         return False
+    if checked.rehashed is not None:
+        credentials.store_rehash(uow, actor.name, stored, checked.rehashed)
     _mark(uow, entry_id, actor, "password")
     return True
 

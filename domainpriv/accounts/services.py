@@ -92,11 +92,13 @@ def check_password(
         stored = r.session.scalar(select(Account.password_hash).where(Account.handle == account))
     checked = passwords.check(stored, password, hasher)
     if checked.ok and checked.rehashed is not None:
-        _store_rehash(uow, account, stored, checked.rehashed)
+        store_rehash(uow, account, stored, checked.rehashed)
     return checked.ok
 
 
-def _store_rehash(uow: UnitOfWork, account: str, old: str | None, new: str) -> None:
+def store_rehash(uow: UnitOfWork, account: str, old: str | None, new: str) -> None:
+    """Store a hash made with the current parameters (`passwords.Checked.rehashed`) in place of `old`: every
+    successful password check does, wherever it happens (login, re-verification, the API's check)."""
     with uow:
         s = uow.session
         # Only if the hash is still the one verified: a password set meanwhile wins.

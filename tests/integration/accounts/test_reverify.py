@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from domainpriv.accounts import reverify, sessions
 from domainpriv.accounts import services as credentials
-from domainpriv.store import Notice, UnitOfWork
+from domainpriv.store import Account, AuditEvent, Notice, UnitOfWork
 from support.builders import ACTOR, make_account
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
@@ -34,6 +34,21 @@ def test_the_password_makes_the_session_fresh_for_ten_minutes(uow: UnitOfWork, c
     assert reverify.is_fresh(uow, session_id=session_id)
     clock.advance(minutes=11)
     assert not reverify.is_fresh(uow, session_id=session_id)
+
+
+def test_the_password_rehashes_a_hash_made_with_old_parameters(uow: UnitOfWork) -> None:
+    """As a login does (passwords.check): the stored hash follows the configured parameters."""
+    session_id = logged_in(uow)
+    faster = PasswordHasher(time_cost=2, memory_cost=8 * 1024, parallelism=1)
+    assert reverify.with_password(uow, session_id=session_id, password=PASSWORD, hasher=faster)
+    with uow.reading() as r:
+        stored = r.session.scalars(select(Account.password_hash)).all()
+        actions = r.session.scalars(select(AuditEvent.action)).all()
+    assert len(stored) == 1 and stored[0] is not None and not faster.check_needs_rehash(stored[0])
+    assert actions.count("account:password:rehash") == 1
+    assert reverify.with_password(uow, session_id=session_id, password=PASSWORD, hasher=faster)  # nothing to redo
+    with uow.reading() as r:
+        assert r.session.scalars(select(AuditEvent.action)).all().count("account:password:rehash") == 1
 
 
 def test_the_emailed_code_works_once_and_five_wrong_tries_use_it_up(uow: UnitOfWork) -> None:

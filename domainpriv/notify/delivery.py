@@ -6,6 +6,9 @@ relay accepted it: a crash between the relay's "250" and the commit sends it aga
 once: a duplicate notice is better than a lost security notice). Failures are retried with exponential backoff
 and end as `failed` with the relay's reason (never the message) after `max_attempts`.
 
+A notice that is done (sent, failed for good, withheld) keeps its kind, address, subject and outcome, but not its
+body: bodies carry personal data and live secrets (reset links, codes), and nothing reads them again.
+
 A mailing (a notice that is not mandatory) is sent only while its account's consent to its purpose is in force:
 one withdrawn after the mailing was queued ends as `withdrawn`, unsent. Mandatory notices are never held back.
 A poll that finds nothing due costs one read, no write transaction (SQLite's write lock stays free).
@@ -62,7 +65,7 @@ def deliver_due(uow: UnitOfWork, mail: MailSettings, *, limit: int = BATCH) -> D
         )
         held = _consent_withdrawn(s, [n for n in due if not n.mandatory])
         for notice in held:
-            notice.state, notice.last_error = WITHDRAWN, None
+            notice.state, notice.last_error, notice.body = WITHDRAWN, None, ""
             log.info("notice %d (%s) not sent: consent withdrawn", notice.id, notice.kind)
         withdrawn, held_ids = len(held), {n.id for n in held}
         due = [n for n in due if n.id not in held_ids]
@@ -83,7 +86,7 @@ def deliver_due(uow: UnitOfWork, mail: MailSettings, *, limit: int = BATCH) -> D
                 except (OSError, smtplib.SMTPException, _Unreachable) as exc:
                     notice.last_error = _describe(exc)
                     if notice.attempts >= mail.max_attempts:
-                        notice.state = FAILED
+                        notice.state, notice.body = FAILED, ""
                         failed += 1
                         log.warning("notice %d (%s) failed after %d attempts: %s", notice.id, notice.kind,
                                     notice.attempts, notice.last_error)  # fmt: skip
@@ -94,7 +97,7 @@ def deliver_due(uow: UnitOfWork, mail: MailSettings, *, limit: int = BATCH) -> D
                         relay.close()  # the connection is gone: the rest wait for the next sweep
                         relay, connect_error = None, notice.last_error
                     continue
-                notice.state, notice.sent_at, notice.last_error = SENT, now, None
+                notice.state, notice.sent_at, notice.last_error, notice.body = SENT, now, None, ""
                 sent += 1
         finally:
             _hang_up(relay)

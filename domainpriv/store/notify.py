@@ -21,7 +21,7 @@ class Notice(Base):
     # The account the notice is about, when there is one (the account's export lists the notices sent to it).
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"), index=True)
     subject: Mapped[str] = mapped_column(String(255))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)  # emptied once the notice is done (sent, failed, withdrawn): PII
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(16))  # queued | sent | failed
     attempts: Mapped[int] = mapped_column(Integer)

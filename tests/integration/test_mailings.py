@@ -199,7 +199,7 @@ def test_a_mailing_queued_before_the_withdrawal_is_not_sent(uow: UnitOfWork) -> 
         report = deliver_due(uow, mail(sink))
     assert (report.sent, report.withdrawn) == (0, 1) and sink.messages == []
     (notice,) = notices(uow)
-    assert notice.state == WITHDRAWN and notice.attempts == 0
+    assert notice.state == WITHDRAWN and notice.attempts == 0 and notice.body == ""
 
 
 def test_a_withdrawal_and_a_grant_again_before_delivery_sends(uow: UnitOfWork) -> None:

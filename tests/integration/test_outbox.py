@@ -51,6 +51,7 @@ def test_a_committed_notice_is_delivered_once_and_a_rolled_back_one_never(uow: U
     assert message["Auto-Submitted"] == "auto-generated" and "reset it now" in message.get_content()
     (stored,) = notices(uow)
     assert stored.state == SENT and stored.attempts == 1 and stored.sent_at is not None
+    assert stored.body == "" and stored.subject  # done: the body (personal data, live links) is not kept
 
 
 def test_a_relay_that_is_down_or_refuses_gets_retries_with_backoff_then_a_visible_failure(
@@ -62,6 +63,7 @@ def test_a_relay_that_is_down_or_refuses_gets_retries_with_backoff_then_a_visibl
     assert (report.sent, report.retried) == (0, 1)
     (first,) = notices(uow)
     assert first.state == QUEUED and first.attempts == 1 and first.last_error and "ada@" not in first.last_error
+    assert "reset it now" in first.body  # kept while it may still be sent
     assert deliver_due(uow, down).retried == 0  # not due before its backoff
     with smtp_sink() as sink:
         sink.refuse_with = "451 4.3.0 try again later"
@@ -73,7 +75,7 @@ def test_a_relay_that_is_down_or_refuses_gets_retries_with_backoff_then_a_visibl
         clock.advance(seconds=121)  # type: ignore[attr-defined]
         assert deliver_due(uow, mail_settings(sink.port)).failed == 1  # max_attempts = 3
     (last,) = notices(uow)
-    assert last.state == FAILED and last.attempts == 3 and not sink.messages
+    assert last.state == FAILED and last.attempts == 3 and not sink.messages and last.body == ""
 
 
 def test_two_deliverers_at_once_send_each_notice_once(engine: Engine, uow: UnitOfWork) -> None:

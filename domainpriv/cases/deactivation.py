@@ -2,8 +2,9 @@
 
 What `cases.deactivation` asks for, inside the case's transaction (these steps never commit):
 
-* `hold`: EPP `clientHold` added to the domain's statuses (and `ok` dropped, RFC 5731 §2.3), audited as
-  `domain:statuses:set` with the change feed naming the domain, so WHOIS and RDAP show it at once;
+* `hold`: EPP `clientHold` added to the domain's statuses (and `ok` dropped, RFC 5731 §2.3) through the
+  registration service (`set_statuses`, audited as `domain:statuses:set`, the change feed naming the domain,
+  so WHOIS and RDAP show it at once);
 * `hold-and-dns`: the hold, and the delegation removed at the authoritative server (`[dns]`) by the DNS step;
 * `unprivacy`, `hold-and-unprivacy`: the privacy service withdrawn (a `proxy` domain switched through the
   registration service, the reason naming the case): to `public` when the account consented to publication,
@@ -33,26 +34,24 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import cast
 
 import orjson
-from sqlalchemy import Table, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domainpriv import dns
-from domainpriv.audit import Actor, record_event
+from domainpriv.audit import Actor
 from domainpriv.cases.clocks import refresh_due
 from domainpriv.cases.errors import AlreadyDeactivated, CaseRuleBroken
 from domainpriv.cases.history import load_case, record_step
-from domainpriv.changes import domains
 from domainpriv.config import Settings
 from domainpriv.registration import services as registration
 from domainpriv.registration.errors import DomainNotFound
 from domainpriv.registration.record_query import load_domain
 from domainpriv.registration.validation import normalize_statuses
-from domainpriv.store import Case, ConsentPurpose, Deactivation, Domain, PrivacyMode, UnitOfWork
+from domainpriv.store import Case, ConsentPurpose, Deactivation, PrivacyMode, UnitOfWork
 
-__all__ = ["NothingToReactivate", "deactivate_domain", "reactivate_domain", "run_dns_steps", "set_statuses"]
+__all__ = ["NothingToReactivate", "deactivate_domain", "reactivate_domain", "run_dns_steps"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,6 @@ DNS_NONE, SUSPENDING, SUSPENDED, DNS_RESTORING, DNS_RESTORED = (
 )
 MAX_PAUSE = timedelta(hours=1)
 FIX_PAUSE = timedelta(minutes=15)
-_DOMAIN = cast(Table, Domain.__table__)
 
 
 class NothingToReactivate(CaseRuleBroken):
@@ -87,7 +85,7 @@ def deactivate_domain(
     found = load_domain(s, a_label, for_update=True)
     if found is None:
         raise DomainNotFound(a_label)
-    record, keys = found
+    record, _ = found
     other = s.execute(
         select(Case.reference)
         .join(Deactivation, Deactivation.case_id == Case.id)
@@ -102,8 +100,7 @@ def deactivate_domain(
     added: tuple[str, ...] = ()
     if mode.startswith("hold") and HOLD not in record.statuses:
         after = normalize_statuses(sorted((set(record.statuses) - {"ok"}) | {HOLD}))
-        set_statuses(s, now=now, actor=actor, a_label=a_label, domain_id=keys.id, before=record.statuses,
-                     after=after, reason=why)  # fmt: skip
+        registration.set_statuses(uow, actor=actor, domain=a_label, statuses=after, reason=why)
         added = (HOLD,)
         done.append("put the domain on hold (EPP clientHold): it no longer resolves, and WHOIS and RDAP show it")
     privacy_before = privacy_set = None
@@ -141,13 +138,12 @@ def reactivate_domain(
     done: list[str] = []
     found = load_domain(s, d.domain_name, for_update=True)
     if found is not None:
-        record, keys = found
+        record, _ = found
         added = set(d.statuses_added.split())
         if added & set(record.statuses):
             kept = sorted(set(record.statuses) - added)
             after = normalize_statuses(kept or ["ok"])
-            set_statuses(s, now=now, actor=actor, a_label=d.domain_name, domain_id=keys.id, before=record.statuses,
-                         after=after, reason=why)  # fmt: skip
+            registration.set_statuses(uow, actor=actor, domain=d.domain_name, statuses=after, reason=why)
             done.append("lifted the hold (EPP clientHold removed)")
         if d.privacy_set is not None and d.privacy_before is not None and record.privacy_mode.value == d.privacy_set:
             registration.set_privacy_mode(uow, actor=actor, domain=d.domain_name, mode=d.privacy_before, reason=why)
@@ -160,26 +156,6 @@ def reactivate_domain(
             d.dns, d.dns_next_attempt_at, d.dns_last_error = DNS_NONE, None, None
         d.state, d.restored_at = RESTORED, now
     return done
-
-
-def set_statuses(
-    s: Session,
-    *,
-    now: datetime,
-    actor: Actor,
-    a_label: str,
-    domain_id: int,
-    before: tuple[str, ...],
-    after: tuple[str, ...],
-    reason: str,
-) -> None:
-    """Set a domain's EPP statuses in the open transaction (its row already locked), audited, the change feed
-    naming the domain so that the public servers' caches drop it. (A step of the registration data: it belongs
-    with registration/services.py, which has no status service yet.)"""
-    s.execute(update(_DOMAIN).where(_DOMAIN.c.id == domain_id).values(statuses=" ".join(after), updated_at=now))
-    record_event(s, now=now, actor=actor, action="domain:statuses:set", object_type="domain", object_key=a_label,
-                 reason=reason, details={"from": list(before), "to": list(after)},
-                 affects=domains(a_label))  # fmt: skip
 
 
 def run_dns_steps(uow: UnitOfWork, settings: Settings, case_id: int) -> list[str]:

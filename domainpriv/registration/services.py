@@ -436,6 +436,31 @@ def set_privacy_mode(
     return replace(before, privacy_mode=new_mode, updated_at=now)
 
 
+def set_statuses(uow: UnitOfWork, *, actor: Actor, domain: str, statuses: Sequence[str], reason: str) -> DomainRecord:
+    """Set a domain's EPP statuses (a legal case's hold and its lifting, cases/deactivation.py). The change feed
+    names the domain, so WHOIS and RDAP show the new statuses at once. Raises ValidationError, DomainNotFound."""
+    a_label = normalize_domain_name(domain, "domain")
+    after = normalize_statuses(list(statuses), "statuses")
+    with uow:
+        now = uow.clock()
+        s = uow.session
+        before, keys = _load(s, a_label, for_update=True)
+        _update_domain(s, keys.id, {"statuses": " ".join(after), "updated_at": now})
+        record_event(
+            s,
+            now=now,
+            actor=actor,
+            action="domain:statuses:set",
+            object_type="domain",
+            object_key=a_label,
+            reason=reason,
+            details={"from": list(before.statuses), "to": list(after)},
+            affects=domains(a_label),
+        )
+        uow.commit()
+    return replace(before, statuses=after, updated_at=now)
+
+
 def delete_domain(uow: UnitOfWork, *, actor: Actor, domain: str, reason: str) -> DomainRecord:
     """Delete a domain registration (staff: a deletion at the registry, a cancelled order). Its contacts stay (other
     domains may use them). The change feed names the domain, so caches drop it and the next incremental escrow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -170,6 +171,10 @@ BAD_CALLS: list[tuple[str, type[Exception], dict[str, Any]]] = [
     ("malformed name server", ValidationError, {"op": "nameservers", "ns": [("ns1..example", [])]}),
     ("malformed glue", ValidationError, {"op": "nameservers", "ns": [("ns1.example.net", ["300.1.1.1"])]}),
     ("reseller with a parent", InvalidAccountHierarchy, {"op": "account"}),
+    ("ok with a hold", ValidationError, {"op": "statuses", "statuses": ["ok", "clientHold"]}),
+    ("unknown status", ValidationError, {"op": "statuses", "statuses": ["clientFrozen"]}),
+    ("no status", ValidationError, {"op": "statuses", "statuses": []}),
+    ("statuses of an unknown domain", DomainNotFound, {"op": "statuses", "domain": "nosuch.example"}),
 ]
 
 
@@ -201,6 +206,9 @@ def test_bad_input_raises_a_named_error_and_changes_nothing(
             )
         elif call["op"] == "nameservers":
             services.set_nameservers(uow, actor=ACTOR, domain=domain.name, nameservers=call["ns"], reason="x")
+        elif call["op"] == "statuses":
+            name, statuses = call.get("domain", domain.name), call.get("statuses", ["ok"])
+            services.set_statuses(uow, actor=ACTOR, domain=name, statuses=statuses, reason="x")
         else:
             services.create_account(
                 uow,
@@ -214,6 +222,18 @@ def test_bad_input_raises_a_named_error_and_changes_nothing(
             )
     assert table_counts(engine) == before
     assert services.get_domain(uow, name=domain.name) == domain
+
+
+def test_set_statuses_is_audited_from_and_to_and_shows_in_the_record(uow: UnitOfWork) -> None:
+    domain = make_domain(uow, account=make_account(uow).handle)
+    after = services.set_statuses(uow, actor=ACTOR, domain=domain.name, statuses=["clientHold"], reason="case C-1")
+    assert after.statuses == ("clientHold",) and services.get_domain(uow, name=domain.name) == after
+    with uow.reading() as r:
+        event = r.session.scalars(select(AuditEvent).where(AuditEvent.action == "domain:statuses:set")).one()
+        chain = verify_chain(r.session)
+    assert event.object_key == domain.name and event.reason == "case C-1"
+    assert json.loads(event.details or "{}") == {"from": list(domain.statuses), "to": ["clientHold"]}
+    assert chain.events >= 3  # the account, the domain and the statuses, chained
 
 
 def test_contact_validation_errors_name_the_field_not_the_value() -> None:

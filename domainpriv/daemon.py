@@ -93,7 +93,7 @@ async def run_daemon(
     cache: RecordCache[PublicRecord] | None = None
     follower: ChangeFollower | None = None
     if settings.publication.cache_entries and _cacheable(read_engine):
-        cache = RecordCache(settings.publication.cache_entries)
+        cache = RecordCache(settings.publication.cache_entries, admit_on_second_load=True)
         follower = ChangeFollower(
             read_engine, cache, settings=_follower_settings(settings), primary_engine=engine,
             listen_dsn=listen_dsn_for(engine),

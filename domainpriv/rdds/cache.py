@@ -16,6 +16,13 @@ Three rules keep a load that races a change from caching the old view:
 Concurrent lookups of the same missing name share one load (a burst of queries for a new name costs one
 database query). Names that do not exist are kept in a separate, smaller LRU: unique junk names, the harvester's
 and the attacker's favourite, can only push out other junk, never the registered names that answer real queries.
+
+With `admit_on_second_load` (the daemon's setting), a name is stored only when it is loaded a second time while
+its first load is still remembered (a set of name hashes, at most `max_entries`, forgotten all at once when
+full: TinyLFU's "doorkeeper"). Why: a harvester walking the whole namespace, or any traffic spread over it, asks
+for most names once; storing each such view would push the names that are asked again and again out of the
+cache, and once the cache is full every store also frees a cold view, which cost an uncached RDAP answer a fifth
+of its CPU (bench/RESULTS.md, issue 7). A name asked twice costs one load more than before, then hits.
 """
 
 from __future__ import annotations
@@ -66,10 +73,11 @@ class RecordCache(Generic[T]):
     The value may be None for "nothing to publish"; those go to the second LRU. Thread-safe.
     """
 
-    def __init__(self, max_entries: int, *, max_absent: int | None = None) -> None:
+    def __init__(self, max_entries: int, *, max_absent: int | None = None, admit_on_second_load: bool = False) -> None:
         if max_entries < 1:
             raise ValueError("a cache needs room for at least one entry")
         self._max = max_entries
+        self._doorkeeper: set[int] | None = set() if admit_on_second_load else None
         self._max_absent = max_absent if max_absent is not None else max(1, max_entries // 4)
         self._entries: OrderedDict[str, T] = OrderedDict()
         self._absent: OrderedDict[str, None] = OrderedDict()
@@ -83,6 +91,7 @@ class RecordCache(Generic[T]):
         self.shared = 0  # misses that waited for another lookup's load instead of loading
         self.invalidated = 0  # entries dropped by name
         self.resets = 0
+        self.not_admitted = 0  # loads not stored: the name's first (admit_on_second_load)
 
     # -- lookups ---------------------------------------------------------------------------------------------
 
@@ -166,6 +175,9 @@ class RecordCache(Generic[T]):
 
     def _store(self, a_label: str, value: T | None) -> None:
         """Under the lock."""
+        if not self._admitted(a_label):
+            self.not_admitted += 1
+            return
         if value is None:
             self._entries.pop(a_label, None)
             self._absent[a_label] = None
@@ -178,6 +190,20 @@ class RecordCache(Generic[T]):
             self._entries.move_to_end(a_label)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
+
+    def _admitted(self, a_label: str) -> bool:
+        """Under the lock: whether a load of this name may be stored (always, without the doorkeeper)."""
+        seen = self._doorkeeper
+        if seen is None or a_label in self._entries or a_label in self._absent:
+            return True
+        key = hash(a_label)
+        if key in seen:
+            seen.discard(key)
+            return True
+        if len(seen) >= self._max:
+            seen.clear()
+        seen.add(key)
+        return False
 
     # -- what the change-feed follower calls (changes.follower.FeedConsumer) ------------------------------------
 
@@ -225,6 +251,7 @@ class RecordCache(Generic[T]):
                 "shared": self.shared,
                 "invalidated": self.invalidated,
                 "resets": self.resets,
+                "not_admitted": self.not_admitted,
                 "entries": len(self._entries),
                 "absent_entries": len(self._absent),
                 "inflight": len(self._inflight) + len(self._claims),

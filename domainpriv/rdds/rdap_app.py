@@ -472,7 +472,13 @@ class RdapApp:
         return answer
 
     def _remember(self, request_url: str, answer: _DomainAnswer) -> None:
-        if answer.name is not None:  # malformed names are answered without a lookup: nothing to keep
+        """Keep the answer while the source holds the record it was rendered from (what `_from_memo` checks):
+        not for malformed names (answered without a lookup), nor for a record the source did not keep (a name's
+        first load, rdds/cache.py's doorkeeper), which no later request could be answered from."""
+        if answer.name is None:
+            return
+        hit, current = self._source.peek(answer.name)
+        if hit and current is answer.record:
             self._answers.put(request_url, answer)
 
     async def _help(self, request: Request) -> Response:

@@ -287,14 +287,17 @@ class WhoisServer:
         self._names.put(line, name)
         return name
 
-    def _render(self, record: PublicRecord) -> bytes:
+    def _render(self, record: PublicRecord, *, cached: bool = True) -> bytes:
         """The found reply for `record`, rendered once per record object: a cached source returns the same object
-        on every hit until the database changes (and holding it here keeps its id from being reused)."""
+        on every hit until the database changes (and holding it here keeps its id from being reused). A record the
+        source did not keep (`cached=False`: a name's first load) is rendered without being remembered: nothing
+        would ever ask for that object again."""
         entry = self._rendered.get(id(record))
         if entry is not None and entry[0] is record:
             return entry[1]
         reply = render_domain(record, self._terms_of_use).encode("utf-8")
-        self._rendered.put(id(record), (record, reply))
+        if cached:
+            self._rendered.put(id(record), (record, reply))
         return reply
 
 
@@ -557,7 +560,8 @@ class _Connection:
             if record is None:
                 self._reply(render_not_found(name, server._clock()).encode("utf-8"), "not-found")
             else:
-                self._reply(server._render(record), "found")
+                hit, kept = server._source.peek(name)
+                self._reply(server._render(record, cached=hit and kept is record), "found")
         except (DatabaseUnavailable, SchemaNotReady):
             if self._state == _ANSWERING:
                 self._reply(render_error(_UNAVAILABLE, server._clock()).encode("utf-8"), "unavailable")

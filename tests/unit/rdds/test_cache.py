@@ -31,8 +31,8 @@ class Store:
         return value
 
 
-def serving_cache(max_entries: int = 100, max_absent: int | None = None) -> RecordCache[str]:
-    cache = RecordCache[str](max_entries, max_absent=max_absent)
+def serving_cache(max_entries: int = 100, max_absent: int | None = None, admit: bool = False) -> RecordCache[str]:
+    cache = RecordCache[str](max_entries, max_absent=max_absent, admit_on_second_load=admit)
     cache.set_serving(True)
     return cache
 
@@ -164,18 +164,48 @@ def test_unknown_names_have_their_own_bounded_list_and_never_push_out_registered
     assert cache.peek("junk-9999.example") == (True, None) and cache.peek("junk-0.example") == (False, None)
 
 
+def test_with_admission_a_name_is_stored_on_its_second_load() -> None:
+    store = Store({"a.example": "A"})
+    cache = serving_cache(admit=True)
+    assert cache.get("a.example", store.load) == "A" and cache.peek("a.example") == (False, None)
+    assert cache.get("nosuch.example", store.load) is None and cache.peek("nosuch.example") == (False, None)
+    assert cache.get("a.example", store.load) == "A" and cache.peek("a.example") == (True, "A")
+    assert cache.get("nosuch.example", store.load) is None and cache.peek("nosuch.example") == (True, None)
+    assert cache.get("a.example", store.load) == "A"
+    assert store.loads == ["a.example", "nosuch.example", "a.example", "nosuch.example"]  # the third get: a hit
+    assert cache.stats()["not_admitted"] == 2
+
+
+def test_with_admission_a_walk_over_the_whole_namespace_leaves_the_working_set_cached() -> None:
+    """A harvester asking for every name once (registered or junk) stores nothing and evicts nothing."""
+    store = Store({f"d{i}.example": f"V{i}" for i in range(20_000)})
+    cache = serving_cache(max_entries=100, max_absent=10, admit=True)
+    for _ in range(2):
+        for i in range(50):
+            cache.get(f"d{i}.example", store.load)
+    for i in range(50, 20_000):
+        cache.get(f"d{i}.example", store.load)
+        cache.get(f"junk-{i}.example", store.load)
+    stats = cache.stats()
+    assert stats["entries"] == 50 and stats["absent_entries"] == 0
+    assert all(cache.peek(f"d{i}.example") == (True, f"V{i}") for i in range(50))
+    assert stats["not_admitted"] == 50 + 2 * 19_950
+    assert len(cache._doorkeeper or ()) <= 100  # bounded by max_entries, forgotten all at once when full
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["get", "change", "reset"]), st.integers(0, 7), st.integers(0, 3)),
         max_size=60,
-    )
+    ),
+    st.booleans(),
 )
-def test_what_the_cache_answers_is_always_what_the_store_holds(ops: list[tuple[str, int, int]]) -> None:
+def test_what_the_cache_answers_is_always_what_the_store_holds(ops: list[tuple[str, int, int]], admit: bool) -> None:
     """Any sequence of lookups and changes (each change applied the way the follower applies it: invalidate the
     name), with a cache smaller than the name space: every answer equals the store's current value."""
     store = Store({})
-    cache = serving_cache(max_entries=3, max_absent=2)
+    cache = serving_cache(max_entries=3, max_absent=2, admit=admit)
     for op, n, value in ops:
         name = f"d{n}.example"
         if op == "change":
@@ -188,4 +218,5 @@ def test_what_the_cache_answers_is_always_what_the_store_holds(ops: list[tuple[s
             cache.reset()
         else:
             assert cache.get(name, store.load) == store.data.get(name)
-            assert cache.peek(name)[1] == store.data.get(name)
+            hit, cached = cache.peek(name)
+            assert cached == store.data.get(name) if hit or not admit else cached is None

@@ -663,7 +663,7 @@ def scenario_writes(args: argparse.Namespace, kinds: list[str], missed: list[str
     )
     print_costs(rows)
     print(
-        "  warm-up (until every name was asked once): "
+        "  warm-up (until every name was asked twice): "
         + ", ".join(f"{r['kind']} {r['run']} {r['warmup_s']:.0f} s" for r in rows)
     )
     print(f"  server peak RSS: baseline {peak_rss['baseline']:.0f} MB, real daemon {peak_rss['real']:.0f} MB")

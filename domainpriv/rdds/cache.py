@@ -205,6 +205,12 @@ class RecordCache(Generic[T]):
         seen.add(key)
         return False
 
+    def _remember_asked(self, a_label: str) -> None:
+        """Under the lock: a name dropped from the cache was asked for more than once, so its next load is
+        stored at once (a change to a popular name costs one load, not two)."""
+        if self._doorkeeper is not None and len(self._doorkeeper) < self._max:
+            self._doorkeeper.add(hash(a_label))
+
     # -- what the change-feed follower calls (changes.follower.FeedConsumer) ------------------------------------
 
     def invalidate(self, names: Collection[str]) -> None:
@@ -213,6 +219,7 @@ class RecordCache(Generic[T]):
             for name in names:
                 if self._entries.pop(name, None) is not None or self._absent.pop(name, 0) is None:
                     self.invalidated += 1
+                    self._remember_asked(name)
                 pending = self._inflight.pop(name, None)
                 if pending is not None:
                     pending.stale = True
@@ -223,6 +230,10 @@ class RecordCache(Generic[T]):
     def reset(self) -> None:
         """Drop everything (a change that affects every domain, or a follower that fell behind the feed)."""
         with self._lock:
+            if self._doorkeeper is not None:
+                self._doorkeeper.clear()
+                for name in (*self._entries, *self._absent):
+                    self._remember_asked(name)
             self._entries.clear()
             self._absent.clear()
             self._epoch += 1

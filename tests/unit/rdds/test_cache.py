@@ -176,6 +176,20 @@ def test_with_admission_a_name_is_stored_on_its_second_load() -> None:
     assert cache.stats()["not_admitted"] == 2
 
 
+def test_with_admission_a_cached_name_that_changes_is_stored_again_on_its_next_load() -> None:
+    """It was asked for more than once already: after an invalidation or a reset, one load caches it again."""
+    store = Store({"a.example": "A", "b.example": "B"})
+    cache = serving_cache(admit=True)
+    for name in ("a.example", "b.example", "a.example", "b.example"):
+        cache.get(name, store.load)
+    store.data["a.example"] = "A2"
+    cache.invalidate(["a.example"])
+    assert cache.get("a.example", store.load) == "A2" and cache.peek("a.example") == (True, "A2")
+    cache.reset()
+    assert cache.get("b.example", store.load) == "B" and cache.peek("b.example") == (True, "B")
+    assert store.loads.count("a.example") == 3 and store.loads.count("b.example") == 3
+
+
 def test_with_admission_a_walk_over_the_whole_namespace_leaves_the_working_set_cached() -> None:
     """A harvester asking for every name once (registered or junk) stores nothing and evicts nothing."""
     store = Store({f"d{i}.example": f"V{i}" for i in range(20_000)})

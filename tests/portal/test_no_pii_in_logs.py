@@ -17,6 +17,9 @@ from sqlalchemy import select
 from domainpriv.store import Notice, UnitOfWork
 
 LOGGERS = ["domainpriv", "domainpriv.portal", "uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"]
+# httpx logs each request's URL at INFO, seen here whenever an earlier test in the same worker left the root logger
+# at INFO: the client is the test's, not the product's.
+TEST_CLIENT_LOGGERS = frozenset({"httpx", "httpcore"})
 LEAKY = {"name": "Adelheid Quenby", "email": "adelheid.quenby@@quenby.example", "phone": "+44.2079460111 ext 99",
          "street": ["17 Larkspur Mews", "x" * 300], "city": "Wexcombe", "country": "GB"}  # fmt: skip
 
@@ -75,6 +78,8 @@ def test_no_contact_data_password_or_token_appears_in_any_log_record(
     assert caplog.records, "nothing was logged: the capture is not working"
     assert any("RuntimeError" in r.getMessage() for r in caplog.records)  # the 500 is logged, by type
     for record in caplog.records:
+        if record.name.split(".")[0] in TEST_CLIENT_LOGGERS:
+            continue  # the test's own client logging the URLs it asks for (a reset link holds its token)
         text = record.getMessage() + (record.exc_text or "") + str(record.__dict__.get("args", ""))
         if record.exc_info:
             text += logging.Formatter().formatException(record.exc_info)

@@ -48,7 +48,6 @@ from domainpriv.config import Settings
 from domainpriv.registration import services as registration
 from domainpriv.registration.errors import DomainNotFound
 from domainpriv.registration.record_query import load_domain
-from domainpriv.registration.validation import normalize_statuses
 from domainpriv.store import Case, ConsentPurpose, Deactivation, PrivacyMode, UnitOfWork
 
 __all__ = ["NothingToReactivate", "deactivate_domain", "reactivate_domain", "run_dns_steps"]
@@ -99,7 +98,7 @@ def deactivate_domain(
     done: list[str] = []
     added: tuple[str, ...] = ()
     if mode.startswith("hold") and HOLD not in record.statuses:
-        after = normalize_statuses(sorted((set(record.statuses) - {"ok"}) | {HOLD}))
+        after = sorted((set(record.statuses) - {"ok"}) | {HOLD})
         registration.set_statuses(uow, actor=actor, domain=a_label, statuses=after, reason=why)
         added = (HOLD,)
         done.append("put the domain on hold (EPP clientHold): it no longer resolves, and WHOIS and RDAP show it")
@@ -142,8 +141,7 @@ def reactivate_domain(
         added = set(d.statuses_added.split())
         if added & set(record.statuses):
             kept = sorted(set(record.statuses) - added)
-            after = normalize_statuses(kept or ["ok"])
-            registration.set_statuses(uow, actor=actor, domain=d.domain_name, statuses=after, reason=why)
+            registration.set_statuses(uow, actor=actor, domain=d.domain_name, statuses=kept or ["ok"], reason=why)
             done.append("lifted the hold (EPP clientHold removed)")
         if d.privacy_set is not None and d.privacy_before is not None and record.privacy_mode.value == d.privacy_set:
             registration.set_privacy_mode(uow, actor=actor, domain=d.domain_name, mode=d.privacy_before, reason=why)

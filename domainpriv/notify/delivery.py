@@ -65,7 +65,8 @@ def deliver_due(uow: UnitOfWork, mail: MailSettings, *, limit: int = BATCH) -> D
         )
         held = _consent_withdrawn(s, [n for n in due if not n.mandatory])
         for notice in held:
-            notice.state, notice.last_error, notice.body = WITHDRAWN, None, ""
+            _done(notice, WITHDRAWN)
+            notice.last_error = None
             log.info("notice %d (%s) not sent: consent withdrawn", notice.id, notice.kind)
         withdrawn, held_ids = len(held), {n.id for n in held}
         due = [n for n in due if n.id not in held_ids]
@@ -86,7 +87,7 @@ def deliver_due(uow: UnitOfWork, mail: MailSettings, *, limit: int = BATCH) -> D
                 except (OSError, smtplib.SMTPException, _Unreachable) as exc:
                     notice.last_error = _describe(exc)
                     if notice.attempts >= mail.max_attempts:
-                        notice.state, notice.body = FAILED, ""
+                        _done(notice, FAILED)
                         failed += 1
                         log.warning("notice %d (%s) failed after %d attempts: %s", notice.id, notice.kind,
                                     notice.attempts, notice.last_error)  # fmt: skip
@@ -97,12 +98,18 @@ def deliver_due(uow: UnitOfWork, mail: MailSettings, *, limit: int = BATCH) -> D
                         relay.close()  # the connection is gone: the rest wait for the next sweep
                         relay, connect_error = None, notice.last_error
                     continue
-                notice.state, notice.sent_at, notice.last_error, notice.body = SENT, now, None, ""
+                _done(notice, SENT)
+                notice.sent_at, notice.last_error = now, None
                 sent += 1
         finally:
             _hang_up(relay)
         uow.commit()
     return DeliveryReport(sent, retried, failed, withdrawn)
+
+
+def _done(notice: Notice, state: str) -> None:
+    """The notice's final state; its body goes (personal data, live links: nothing reads it again)."""
+    notice.state, notice.body = state, ""
 
 
 def _consent_withdrawn(s: Session, mailings: list[Notice]) -> list[Notice]:

@@ -58,7 +58,7 @@ from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
 from domainpriv.rdds.rdap_json import RDAP_MEDIA_TYPE, render_domain, render_error, render_help
 from domainpriv.rdds.rdap_notices import ERROR_TEXTS
-from domainpriv.rdds.source import RecordSource, loop_lookup
+from domainpriv.rdds.source import RecordSource, holds, loop_lookup
 from domainpriv.registration.errors import ValidationError
 from domainpriv.registration.validation import normalize_domain_name
 from domainpriv.store.availability import DatabaseUnavailable, SchemaNotReady
@@ -409,24 +409,23 @@ class RdapApp:
                 return
 
     async def _domain(self, request: Request) -> Response:
-        answer = self._from_memo(request.request_url)
-        if answer is None:
-            try:
-                name = unquote(request.path_params["name"], errors="strict")
-            except UnicodeDecodeError:  # percent-escapes that are not UTF-8 cannot spell a domain name
-                log.info("rdap domain - malformed 400")
-                return Response.error(400)
-            try:
-                a_label = normalize_domain_name(name, "name")
-            except ValidationError:
-                self._query_log.info("rdap domain - malformed 400")
-                return Response.error(400)
-            try:
-                url = request.request_url
-                answer = self._from_cache(a_label, url) or await self._look_up(a_label, url)
-            except (DatabaseUnavailable, SchemaNotReady):
-                self._query_log.info("rdap domain - unavailable 503")
-                return Response.error(503, headers=((b"retry-after", _RETRY_AFTER),))
+        """A domain query that `__call__` could not answer from the memo (it looked just before)."""
+        try:
+            name = unquote(request.path_params["name"], errors="strict")
+        except UnicodeDecodeError:  # percent-escapes that are not UTF-8 cannot spell a domain name
+            log.info("rdap domain - malformed 400")
+            return Response.error(400)
+        try:
+            a_label = normalize_domain_name(name, "name")
+        except ValidationError:
+            self._query_log.info("rdap domain - malformed 400")
+            return Response.error(400)
+        try:
+            url = request.request_url
+            answer = self._from_cache(a_label, url) or await self._look_up(a_label, url)
+        except (DatabaseUnavailable, SchemaNotReady):
+            self._query_log.info("rdap domain - unavailable 503")
+            return Response.error(503, headers=((b"retry-after", _RETRY_AFTER),))
         self._query_log.info(answer.log_line)
         return answer.response
 
@@ -439,7 +438,10 @@ class RdapApp:
         else:
             lookup = functools.partial(self._answer_name, a_label, request_url)
             answer = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
-        self._remember(request_url, answer)
+        # Kept only if the source kept the record: a name's first load is not (rdds/cache.py's doorkeeper), and
+        # no later request could be answered from it.
+        if holds(self._source, a_label, answer.record):
+            self._answers.put(request_url, answer)
         return answer
 
     def _memoised(self, scope: Scope) -> _DomainAnswer | None:
@@ -454,10 +456,9 @@ class RdapApp:
         """The answer already rendered for this very URL, while the source still holds the record it was rendered
         from: no decoding, normalising or rendering again (`rdds.memo`)."""
         answer = self._answers.get(request_url)
-        if answer is None or answer.name is None:
+        if answer is None or answer.name is None:  # (only looked-up names are kept: name is never None here)
             return None
-        hit, current = self._source.peek(answer.name)
-        return answer if hit and current is answer.record else None
+        return answer if holds(self._source, answer.name, answer.record) else None
 
     def _answer_name(self, a_label: str, request_url: str) -> _DomainAnswer:
         return _answer_record(a_label, self._source.lookup(a_label), request_url, self.settings)
@@ -468,18 +469,8 @@ class RdapApp:
         if not hit:
             return None
         answer = _answer_record(a_label, record, request_url, self.settings)
-        self._remember(request_url, answer)
+        self._answers.put(request_url, answer)
         return answer
-
-    def _remember(self, request_url: str, answer: _DomainAnswer) -> None:
-        """Keep the answer while the source holds the record it was rendered from (what `_from_memo` checks):
-        not for malformed names (answered without a lookup), nor for a record the source did not keep (a name's
-        first load, rdds/cache.py's doorkeeper), which no later request could be answered from."""
-        if answer.name is None:
-            return
-        hit, current = self._source.peek(answer.name)
-        if hit and current is answer.record:
-            self._answers.put(request_url, answer)
 
     async def _help(self, request: Request) -> Response:
         body = render_help(request.request_url, help_url=self.settings.help_url, terms_url=self.settings.terms_url)

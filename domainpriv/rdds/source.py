@@ -51,6 +51,13 @@ class LoopSource(RecordSource, Protocol):
     async def lookup_async(self, a_label: str) -> PublicRecord | None: ...
 
 
+def holds(source: RecordSource, a_label: str, record: PublicRecord | None) -> bool:
+    """Whether the source hands out this very record for the name (a cached source returns the same object until
+    the change feed names the domain): what a server's rendered answer stays valid, and worth keeping, for."""
+    hit, current = source.peek(a_label)
+    return hit and current is record
+
+
 def loop_lookup(source: RecordSource) -> Callable[[str], Awaitable[PublicRecord | None]] | None:
     """The source's event-loop lookup, if it has one."""
     return cast(LoopSource, source).lookup_async if getattr(source, "runs_on_loop", False) else None

@@ -63,7 +63,7 @@ from domainpriv.privacy import PublicRecord
 from domainpriv.rdds.memo import RENDERED_ENTRIES, BoundedMemo
 from domainpriv.rdds.query_log import BatchedLog
 from domainpriv.rdds.ratelimit import RateLimiter
-from domainpriv.rdds.source import RecordSource, loop_lookup
+from domainpriv.rdds.source import RecordSource, holds, loop_lookup
 from domainpriv.rdds.whois_answer import MALFORMED_QUERY, WhoisAnswer, answer_whois_name, normalize_query
 from domainpriv.rdds.whois_text import render_domain, render_error, render_not_found
 from domainpriv.store.availability import DatabaseUnavailable, SchemaNotReady
@@ -560,8 +560,7 @@ class _Connection:
             if record is None:
                 self._reply(render_not_found(name, server._clock()).encode("utf-8"), "not-found")
             else:
-                hit, kept = server._source.peek(name)
-                self._reply(server._render(record, cached=hit and kept is record), "found")
+                self._reply(server._render(record, cached=holds(server._source, name, record)), "found")
         except (DatabaseUnavailable, SchemaNotReady):
             if self._state == _ANSWERING:
                 self._reply(render_error(_UNAVAILABLE, server._clock()).encode("utf-8"), "unavailable")
